@@ -1,0 +1,12 @@
+// Code generated from proto/ by `pnpm gen`. DO NOT EDIT.
+
+export { CancelNotice, TaskChanged, TaskEvent, WorkerHeartbeat } from "./millrace/v1/event";
+export { ExplainJob, ForecastJob, Job, MaintenanceJob, ModelSpec, PipelineJob, PredictJob, RetryPolicy, TimeLimits, TrainAllProductsJob, TrainJob, TrainProductJob, WorkflowJob } from "./millrace/v1/job";
+export { ExplainRequest, ExplainResponse, GetModelRequest, GetModelVersionRequest, ListModelsRequest, ListModelsResponse, ModelInfo, ModelInfo_AliasesEntry, ModelRef, ModelVersion, PredictRequest, PredictResponse, PredictorPingRequest, PredictorPingResponse, PredictorServiceClient, PredictorServiceService, RegistryServiceClient, RegistryServiceService, SetAliasRequest } from "./millrace/v1/predictor";
+export type { PredictorServiceServer, RegistryServiceServer } from "./millrace/v1/predictor";
+export { DeleteScheduleResponse, GetScheduleRequest, ListRunsRequest, ListRunsResponse, ListSchedulesRequest, ListSchedulesResponse, Schedule, ScheduleRun, SchedulerPingRequest, SchedulerPingResponse, SchedulerServiceClient, SchedulerServiceService, UpsertScheduleRequest } from "./millrace/v1/scheduler";
+export type { SchedulerServiceServer } from "./millrace/v1/scheduler";
+export { CancelTaskRequest, CancelTaskResponse, CreateTaskRequest, CreateTaskResponse, GetTaskRequest, ListTasksRequest, ListTasksResponse, MarkPublishedRequest, MarkPublishedResponse, PingRequest, PingResponse, RetryTaskRequest, RetryTaskResponse, StatusServiceClient, StatusServiceService, WatchTaskRequest } from "./millrace/v1/status";
+export type { StatusServiceServer } from "./millrace/v1/status";
+export { AttemptRecord, Progress, Task, TaskError, TaskState, taskStateFromJSON, taskStateToJSON } from "./millrace/v1/task";
+export { Struct, ListValue, Value } from "./google/protobuf/struct";

@@ -1,0 +1,3 @@
+// The one public entry of @millrace/contracts: generated protobuf messages and
+// gRPC service definitions for every message that crosses a process boundary.
+export * from "./gen/index";
