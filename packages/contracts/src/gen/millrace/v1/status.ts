@@ -42,13 +42,6 @@ export interface CreateTaskResponse {
   conflict: boolean;
 }
 
-export interface MarkPublishedRequest {
-  taskId: string;
-}
-
-export interface MarkPublishedResponse {
-}
-
 export interface GetTaskRequest {
   tenant: string;
   taskId: string;
@@ -315,131 +308,6 @@ export const CreateTaskResponse: MessageFns<CreateTaskResponse> = {
     message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
     message.existing = object.existing ?? false;
     message.conflict = object.conflict ?? false;
-    return message;
-  },
-};
-
-function createBaseMarkPublishedRequest(): MarkPublishedRequest {
-  return { taskId: "" };
-}
-
-export const MarkPublishedRequest: MessageFns<MarkPublishedRequest> = {
-  encode(message: MarkPublishedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.taskId !== "") {
-      writer.uint32(10).string(message.taskId);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): MarkPublishedRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseMarkPublishedRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.taskId = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): MarkPublishedRequest {
-    return {
-      taskId: isSet(object.taskId)
-        ? globalThis.String(object.taskId)
-        : isSet(object.task_id)
-        ? globalThis.String(object.task_id)
-        : "",
-    };
-  },
-
-  toJSON(message: MarkPublishedRequest): unknown {
-    const obj: any = {};
-    if (message.taskId !== "") {
-      obj.taskId = message.taskId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<MarkPublishedRequest>): MarkPublishedRequest {
-    return MarkPublishedRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<MarkPublishedRequest>): MarkPublishedRequest {
-    const message = createBaseMarkPublishedRequest();
-    message.taskId = object.taskId ?? "";
-    return message;
-  },
-};
-
-function createBaseMarkPublishedResponse(): MarkPublishedResponse {
-  return {};
-}
-
-export const MarkPublishedResponse: MessageFns<MarkPublishedResponse> = {
-  encode(_: MarkPublishedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): MarkPublishedResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseMarkPublishedResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(_: any): MarkPublishedResponse {
-    return {};
-  },
-
-  toJSON(_: MarkPublishedResponse): unknown {
-    const obj: any = {};
-    return obj;
-  },
-
-  create(base?: DeepPartial<MarkPublishedResponse>): MarkPublishedResponse {
-    return MarkPublishedResponse.fromPartial(base ?? {});
-  },
-  fromPartial(_: DeepPartial<MarkPublishedResponse>): MarkPublishedResponse {
-    const message = createBaseMarkPublishedResponse();
     return message;
   },
 };
@@ -1387,16 +1255,6 @@ export const StatusServiceService = {
     responseSerialize: (value: CreateTaskResponse): Buffer => Buffer.from(CreateTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateTaskResponse => CreateTaskResponse.decode(value),
   },
-  markPublished: {
-    path: "/millrace.v1.StatusService/MarkPublished" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: MarkPublishedRequest): Buffer => Buffer.from(MarkPublishedRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): MarkPublishedRequest => MarkPublishedRequest.decode(value),
-    responseSerialize: (value: MarkPublishedResponse): Buffer =>
-      Buffer.from(MarkPublishedResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): MarkPublishedResponse => MarkPublishedResponse.decode(value),
-  },
   getTask: {
     path: "/millrace.v1.StatusService/GetTask" as const,
     requestStream: false as const,
@@ -1457,7 +1315,6 @@ export const StatusServiceService = {
 export interface StatusServiceServer extends UntypedServiceImplementation {
   /** Records a task as PENDING (the record of truth) before its job is published. */
   createTask: handleUnaryCall<CreateTaskRequest, CreateTaskResponse>;
-  markPublished: handleUnaryCall<MarkPublishedRequest, MarkPublishedResponse>;
   getTask: handleUnaryCall<GetTaskRequest, Task>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   /** History first (the current row), then every change until a terminal state. */
@@ -1483,21 +1340,6 @@ export interface StatusServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateTaskResponse) => void,
-  ): ClientUnaryCall;
-  markPublished(
-    request: MarkPublishedRequest,
-    callback: (error: ServiceError | null, response: MarkPublishedResponse) => void,
-  ): ClientUnaryCall;
-  markPublished(
-    request: MarkPublishedRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: MarkPublishedResponse) => void,
-  ): ClientUnaryCall;
-  markPublished(
-    request: MarkPublishedRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: MarkPublishedResponse) => void,
   ): ClientUnaryCall;
   getTask(request: GetTaskRequest, callback: (error: ServiceError | null, response: Task) => void): ClientUnaryCall;
   getTask(

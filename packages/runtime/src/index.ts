@@ -1,0 +1,39 @@
+// @millrace/runtime: what every service shares — config, logging, typed
+// errors, clock, NATS topology and publishing, Postgres and migrations, gRPC
+// plumbing, health endpoints and shutdown.
+export { loadConfig, baseConfigSchema, z } from "./config";
+export type { BaseConfig } from "./config";
+export { createLogger, redactUrl } from "./logger";
+export type { Logger } from "./logger";
+export {
+  MillraceError,
+  ValidationError,
+  DataError,
+  NotFoundError,
+  ConflictError,
+  GoneError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  IdempotencyConflictError,
+  DependencyUnavailableError,
+  TransientError,
+  ConfigError,
+  isRetryable,
+  errorCode,
+  errorType,
+  errorMessage,
+} from "./errors";
+export { systemClock, ManualClock } from "./clock";
+export type { Clock } from "./clock";
+export { Topology, ensureTopology, destroyTopology, JOB_KINDS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
+export type { JobKind, QueueName, TopologyOptions } from "./topology";
+export { connectNats } from "./nats";
+export { connectPostgres, ensureDatabase, dropDatabase, migrate } from "./postgres";
+export type { Pool, PoolClient } from "./postgres";
+export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, GRPC_CHANNEL_OPTIONS } from "./grpc";
+export { startHealthServer, readiness } from "./health";
+export type { ReadinessCheck } from "./health";
+export { onShutdown } from "./shutdown";
+export { publishJob, publishEvent, jobMessageId, eventId } from "./publish";
+export { DEFAULT_RETRY, mergeRetry, retryDelayMs } from "./backoff";
+export { TERMINAL_STATES, isTerminal, stateName, stateFromName } from "./states";

@@ -1,0 +1,48 @@
+import { connect, type NatsConnection } from "nats";
+import type { Logger } from "pino";
+import { DependencyUnavailableError } from "./errors";
+import { redactUrl } from "./logger";
+
+export interface NatsOptions {
+  url: string;
+  user?: string;
+  password?: string;
+  name: string;
+  logger?: Logger;
+  /** How long to keep trying for the first connection. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Connects with unlimited reconnects: a NATS restart must not kill a service,
+ * only pause it. The first connection is retried until connectTimeoutMs.
+ */
+export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
+  const deadline = Date.now() + (opts.connectTimeoutMs ?? 30_000);
+  let lastErr: unknown;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    try {
+      const nc = await connect({
+        servers: opts.url,
+        user: opts.user,
+        pass: opts.password,
+        name: opts.name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        pingInterval: 10_000,
+        waitOnFirstConnect: false,
+      });
+      void (async () => {
+        for await (const s of nc.status()) {
+          opts.logger?.info({ nats_status: s.type, data: typeof s.data === "string" ? s.data : undefined }, "nats status");
+        }
+      })();
+      opts.logger?.info({ nats_url: redactUrl(opts.url) }, "connected to nats");
+      return nc;
+    } catch (err) {
+      lastErr = err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+    }
+  }
+  throw new DependencyUnavailableError(`cannot reach NATS at ${redactUrl(opts.url)}`, { cause: lastErr });
+}

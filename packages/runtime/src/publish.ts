@@ -1,0 +1,54 @@
+import { headers, type JetStreamClient, type PubAck } from "nats";
+import { Job, TaskEvent } from "@millrace/contracts";
+import { DependencyUnavailableError } from "./errors";
+import type { Topology } from "./topology";
+
+/** Nats-Msg-Id of a job: the task id plus its manual-retry generation. */
+export function jobMessageId(job: Pick<Job, "taskId" | "generation">): string {
+  return job.generation ? `${job.taskId}:g${job.generation}` : job.taskId;
+}
+
+async function publishWithRetry(
+  js: JetStreamClient,
+  subject: string,
+  data: Uint8Array,
+  msgID: string,
+  what: string,
+  attempts: number,
+  extraHeaders?: Record<string, string>,
+): Promise<PubAck> {
+  let lastErr: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      const h = extraHeaders ? headers() : undefined;
+      if (h && extraHeaders) for (const [k, v] of Object.entries(extraHeaders)) h.set(k, v);
+      // Same msgID on every try: JetStream drops the duplicate if an earlier try landed.
+      return await js.publish(subject, data, { msgID, timeout: 5_000, headers: h });
+    } catch (err) {
+      lastErr = err;
+      if (i + 1 < attempts) await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+    }
+  }
+  throw new DependencyUnavailableError(`could not publish ${what}: ${(lastErr as Error)?.message ?? lastErr}`, { cause: lastErr });
+}
+
+export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: { attempts?: number; republish?: boolean } = {}): Promise<PubAck> {
+  return publishWithRetry(
+    js,
+    topo.jobSubject(job.kind, job.queue),
+    Job.encode(job).finish(),
+    jobMessageId(job),
+    `job ${job.taskId}`,
+    opts.attempts ?? 3,
+    opts.republish ? { "Millrace-Republish": "1" } : undefined,
+  );
+}
+
+export function eventId(ev: Pick<TaskEvent, "taskId" | "generation" | "attempt" | "seq">): string {
+  return `${ev.taskId}:${ev.generation}:${ev.attempt}:${ev.seq}`;
+}
+
+export function publishEvent(js: JetStreamClient, topo: Topology, ev: TaskEvent, attempts = 5): Promise<PubAck> {
+  const withId = { ...ev, eventId: ev.eventId || eventId(ev) };
+  return publishWithRetry(js, topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), withId.eventId, `event ${withId.eventId}`, attempts);
+}
