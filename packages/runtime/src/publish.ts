@@ -52,3 +52,11 @@ export function publishEvent(js: JetStreamClient, topo: Topology, ev: TaskEvent,
   const withId = { ...ev, eventId: ev.eventId || eventId(ev) };
   return publishWithRetry(js, topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), withId.eventId, `event ${withId.eventId}`, attempts);
 }
+
+/** Keeps the raw job in the dead-letter stream (deduped per task generation). */
+export async function publishDeadLetter(js: JetStreamClient, topo: Topology, job: Job, raw: Uint8Array, reason: string): Promise<PubAck> {
+  return publishWithRetry(js, topo.deadLetterSubject(job.kind), raw, jobMessageId(job), `dead letter ${job.taskId}`, 3, {
+    "Millrace-Reason": reason.slice(0, 200),
+    "Millrace-Task-Id": job.taskId,
+  });
+}

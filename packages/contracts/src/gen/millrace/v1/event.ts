@@ -31,7 +31,7 @@ export interface TaskEvent {
   seq: number;
   atMs: number;
   progress: Progress | undefined;
-  resultJson: Buffer;
+  resultJson: Uint8Array;
   error: TaskError | undefined;
   nextAttemptAtMs: number;
   workerId: string;
@@ -87,7 +87,7 @@ function createBaseTaskEvent(): TaskEvent {
     seq: 0,
     atMs: 0,
     progress: undefined,
-    resultJson: Buffer.alloc(0),
+    resultJson: new Uint8Array(0),
     error: undefined,
     nextAttemptAtMs: 0,
     workerId: "",
@@ -269,7 +269,7 @@ export const TaskEvent: MessageFns<TaskEvent> = {
               break;
             }
 
-            message.resultJson = Buffer.from(reader.bytes());
+            message.resultJson = reader.bytes();
             continue;
           }
           case 14: {
@@ -359,10 +359,10 @@ export const TaskEvent: MessageFns<TaskEvent> = {
         : 0,
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
       resultJson: isSet(object.resultJson)
-        ? Buffer.from(bytesFromBase64(object.resultJson))
+        ? bytesFromBase64(object.resultJson)
         : isSet(object.result_json)
-        ? Buffer.from(bytesFromBase64(object.result_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.result_json)
+        : new Uint8Array(0),
       error: isSet(object.error) ? TaskError.fromJSON(object.error) : undefined,
       nextAttemptAtMs: isSet(object.nextAttemptAtMs)
         ? globalThis.Number(object.nextAttemptAtMs)
@@ -457,7 +457,7 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     message.progress = (object.progress !== undefined && object.progress !== null)
       ? Progress.fromPartial(object.progress)
       : undefined;
-    message.resultJson = object.resultJson ?? Buffer.alloc(0);
+    message.resultJson = object.resultJson ?? new Uint8Array(0);
     message.error = (object.error !== undefined && object.error !== null)
       ? TaskError.fromPartial(object.error)
       : undefined;
@@ -1000,11 +1000,28 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

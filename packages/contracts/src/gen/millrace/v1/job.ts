@@ -45,12 +45,12 @@ export interface PredictJob {
    * Rows as a JSON array of objects. Kept as JSON bytes on purpose: a 10,000-row
    * batch decodes ~10x faster with JSON.parse than as google.protobuf.Value trees.
    */
-  instancesJson: Buffer;
+  instancesJson: Uint8Array;
 }
 
 export interface ExplainJob {
   model: string;
-  instancesJson: Buffer;
+  instancesJson: Uint8Array;
 }
 
 export interface PipelineJob {
@@ -108,7 +108,7 @@ export interface Job {
   concurrencyKey: string;
   name: string;
   /** Results of previous chain steps, JSON (workflows). */
-  inputJson: Buffer;
+  inputJson: Uint8Array;
   generation: number;
   payload:
     | { $case: "train"; value: TrainJob }
@@ -586,7 +586,7 @@ export const TrainJob: MessageFns<TrainJob> = {
 };
 
 function createBasePredictJob(): PredictJob {
-  return { model: "", instancesJson: Buffer.alloc(0) };
+  return { model: "", instancesJson: new Uint8Array(0) };
 }
 
 export const PredictJob: MessageFns<PredictJob> = {
@@ -626,7 +626,7 @@ export const PredictJob: MessageFns<PredictJob> = {
               break;
             }
 
-            message.instancesJson = Buffer.from(reader.bytes());
+            message.instancesJson = reader.bytes();
             continue;
           }
         }
@@ -645,10 +645,10 @@ export const PredictJob: MessageFns<PredictJob> = {
     return {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       instancesJson: isSet(object.instancesJson)
-        ? Buffer.from(bytesFromBase64(object.instancesJson))
+        ? bytesFromBase64(object.instancesJson)
         : isSet(object.instances_json)
-        ? Buffer.from(bytesFromBase64(object.instances_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.instances_json)
+        : new Uint8Array(0),
     };
   },
 
@@ -669,13 +669,13 @@ export const PredictJob: MessageFns<PredictJob> = {
   fromPartial(object: DeepPartial<PredictJob>): PredictJob {
     const message = createBasePredictJob();
     message.model = object.model ?? "";
-    message.instancesJson = object.instancesJson ?? Buffer.alloc(0);
+    message.instancesJson = object.instancesJson ?? new Uint8Array(0);
     return message;
   },
 };
 
 function createBaseExplainJob(): ExplainJob {
-  return { model: "", instancesJson: Buffer.alloc(0) };
+  return { model: "", instancesJson: new Uint8Array(0) };
 }
 
 export const ExplainJob: MessageFns<ExplainJob> = {
@@ -715,7 +715,7 @@ export const ExplainJob: MessageFns<ExplainJob> = {
               break;
             }
 
-            message.instancesJson = Buffer.from(reader.bytes());
+            message.instancesJson = reader.bytes();
             continue;
           }
         }
@@ -734,10 +734,10 @@ export const ExplainJob: MessageFns<ExplainJob> = {
     return {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       instancesJson: isSet(object.instancesJson)
-        ? Buffer.from(bytesFromBase64(object.instancesJson))
+        ? bytesFromBase64(object.instancesJson)
         : isSet(object.instances_json)
-        ? Buffer.from(bytesFromBase64(object.instances_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.instances_json)
+        : new Uint8Array(0),
     };
   },
 
@@ -758,7 +758,7 @@ export const ExplainJob: MessageFns<ExplainJob> = {
   fromPartial(object: DeepPartial<ExplainJob>): ExplainJob {
     const message = createBaseExplainJob();
     message.model = object.model ?? "";
-    message.instancesJson = object.instancesJson ?? Buffer.alloc(0);
+    message.instancesJson = object.instancesJson ?? new Uint8Array(0);
     return message;
   },
 };
@@ -1292,7 +1292,7 @@ function createBaseJob(): Job {
     attemptBase: 0,
     concurrencyKey: "",
     name: "",
-    inputJson: Buffer.alloc(0),
+    inputJson: new Uint8Array(0),
     generation: 0,
     payload: undefined,
   };
@@ -1477,7 +1477,7 @@ export const Job: MessageFns<Job> = {
               break;
             }
 
-            message.inputJson = Buffer.from(reader.bytes());
+            message.inputJson = reader.bytes();
             continue;
           }
           case 13: {
@@ -1610,10 +1610,10 @@ export const Job: MessageFns<Job> = {
         : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       inputJson: isSet(object.inputJson)
-        ? Buffer.from(bytesFromBase64(object.inputJson))
+        ? bytesFromBase64(object.inputJson)
         : isSet(object.input_json)
-        ? Buffer.from(bytesFromBase64(object.input_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.input_json)
+        : new Uint8Array(0),
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
       payload: isSet(object.train)
         ? { $case: "train", value: TrainJob.fromJSON(object.train) }
@@ -1724,7 +1724,7 @@ export const Job: MessageFns<Job> = {
     message.attemptBase = object.attemptBase ?? 0;
     message.concurrencyKey = object.concurrencyKey ?? "";
     message.name = object.name ?? "";
-    message.inputJson = object.inputJson ?? Buffer.alloc(0);
+    message.inputJson = object.inputJson ?? new Uint8Array(0);
     message.generation = object.generation ?? 0;
     switch (object.payload?.$case) {
       case "train": {
@@ -1787,11 +1787,28 @@ export const Job: MessageFns<Job> = {
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

@@ -28,7 +28,7 @@ export interface ModelRef {
 export interface PredictRequest {
   tenant: string;
   model: string;
-  instancesJson: Buffer;
+  instancesJson: Uint8Array;
   taskId: string;
 }
 
@@ -37,16 +37,16 @@ export interface PredictResponse {
     | ModelRef
     | undefined;
   /** JSON array, one entry per instance. */
-  predictionsJson: Buffer;
+  predictionsJson: Uint8Array;
   /** JSON array of {class: probability} maps for classifiers, else empty. */
-  probabilitiesJson: Buffer;
+  probabilitiesJson: Uint8Array;
   backend: string;
 }
 
 export interface ExplainRequest {
   tenant: string;
   model: string;
-  instancesJson: Buffer;
+  instancesJson: Uint8Array;
 }
 
 export interface ExplainResponse {
@@ -54,7 +54,7 @@ export interface ExplainResponse {
     | ModelRef
     | undefined;
   /** JSON: [{base_value, contributions:{feature: value}, prediction}] */
-  explanationsJson: Buffer;
+  explanationsJson: Uint8Array;
   method: string;
 }
 
@@ -208,7 +208,7 @@ export const ModelRef: MessageFns<ModelRef> = {
 };
 
 function createBasePredictRequest(): PredictRequest {
-  return { tenant: "", model: "", instancesJson: Buffer.alloc(0), taskId: "" };
+  return { tenant: "", model: "", instancesJson: new Uint8Array(0), taskId: "" };
 }
 
 export const PredictRequest: MessageFns<PredictRequest> = {
@@ -262,7 +262,7 @@ export const PredictRequest: MessageFns<PredictRequest> = {
               break;
             }
 
-            message.instancesJson = Buffer.from(reader.bytes());
+            message.instancesJson = reader.bytes();
             continue;
           }
           case 4: {
@@ -290,10 +290,10 @@ export const PredictRequest: MessageFns<PredictRequest> = {
       tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       instancesJson: isSet(object.instancesJson)
-        ? Buffer.from(bytesFromBase64(object.instancesJson))
+        ? bytesFromBase64(object.instancesJson)
         : isSet(object.instances_json)
-        ? Buffer.from(bytesFromBase64(object.instances_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.instances_json)
+        : new Uint8Array(0),
       taskId: isSet(object.taskId)
         ? globalThis.String(object.taskId)
         : isSet(object.task_id)
@@ -326,14 +326,14 @@ export const PredictRequest: MessageFns<PredictRequest> = {
     const message = createBasePredictRequest();
     message.tenant = object.tenant ?? "";
     message.model = object.model ?? "";
-    message.instancesJson = object.instancesJson ?? Buffer.alloc(0);
+    message.instancesJson = object.instancesJson ?? new Uint8Array(0);
     message.taskId = object.taskId ?? "";
     return message;
   },
 };
 
 function createBasePredictResponse(): PredictResponse {
-  return { model: undefined, predictionsJson: Buffer.alloc(0), probabilitiesJson: Buffer.alloc(0), backend: "" };
+  return { model: undefined, predictionsJson: new Uint8Array(0), probabilitiesJson: new Uint8Array(0), backend: "" };
 }
 
 export const PredictResponse: MessageFns<PredictResponse> = {
@@ -379,7 +379,7 @@ export const PredictResponse: MessageFns<PredictResponse> = {
               break;
             }
 
-            message.predictionsJson = Buffer.from(reader.bytes());
+            message.predictionsJson = reader.bytes();
             continue;
           }
           case 3: {
@@ -387,7 +387,7 @@ export const PredictResponse: MessageFns<PredictResponse> = {
               break;
             }
 
-            message.probabilitiesJson = Buffer.from(reader.bytes());
+            message.probabilitiesJson = reader.bytes();
             continue;
           }
           case 4: {
@@ -414,15 +414,15 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     return {
       model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
       predictionsJson: isSet(object.predictionsJson)
-        ? Buffer.from(bytesFromBase64(object.predictionsJson))
+        ? bytesFromBase64(object.predictionsJson)
         : isSet(object.predictions_json)
-        ? Buffer.from(bytesFromBase64(object.predictions_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.predictions_json)
+        : new Uint8Array(0),
       probabilitiesJson: isSet(object.probabilitiesJson)
-        ? Buffer.from(bytesFromBase64(object.probabilitiesJson))
+        ? bytesFromBase64(object.probabilitiesJson)
         : isSet(object.probabilities_json)
-        ? Buffer.from(bytesFromBase64(object.probabilities_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.probabilities_json)
+        : new Uint8Array(0),
       backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
     };
   },
@@ -452,15 +452,15 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     message.model = (object.model !== undefined && object.model !== null)
       ? ModelRef.fromPartial(object.model)
       : undefined;
-    message.predictionsJson = object.predictionsJson ?? Buffer.alloc(0);
-    message.probabilitiesJson = object.probabilitiesJson ?? Buffer.alloc(0);
+    message.predictionsJson = object.predictionsJson ?? new Uint8Array(0);
+    message.probabilitiesJson = object.probabilitiesJson ?? new Uint8Array(0);
     message.backend = object.backend ?? "";
     return message;
   },
 };
 
 function createBaseExplainRequest(): ExplainRequest {
-  return { tenant: "", model: "", instancesJson: Buffer.alloc(0) };
+  return { tenant: "", model: "", instancesJson: new Uint8Array(0) };
 }
 
 export const ExplainRequest: MessageFns<ExplainRequest> = {
@@ -511,7 +511,7 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
               break;
             }
 
-            message.instancesJson = Buffer.from(reader.bytes());
+            message.instancesJson = reader.bytes();
             continue;
           }
         }
@@ -531,10 +531,10 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
       tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       instancesJson: isSet(object.instancesJson)
-        ? Buffer.from(bytesFromBase64(object.instancesJson))
+        ? bytesFromBase64(object.instancesJson)
         : isSet(object.instances_json)
-        ? Buffer.from(bytesFromBase64(object.instances_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.instances_json)
+        : new Uint8Array(0),
     };
   },
 
@@ -559,13 +559,13 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
     const message = createBaseExplainRequest();
     message.tenant = object.tenant ?? "";
     message.model = object.model ?? "";
-    message.instancesJson = object.instancesJson ?? Buffer.alloc(0);
+    message.instancesJson = object.instancesJson ?? new Uint8Array(0);
     return message;
   },
 };
 
 function createBaseExplainResponse(): ExplainResponse {
-  return { model: undefined, explanationsJson: Buffer.alloc(0), method: "" };
+  return { model: undefined, explanationsJson: new Uint8Array(0), method: "" };
 }
 
 export const ExplainResponse: MessageFns<ExplainResponse> = {
@@ -608,7 +608,7 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
               break;
             }
 
-            message.explanationsJson = Buffer.from(reader.bytes());
+            message.explanationsJson = reader.bytes();
             continue;
           }
           case 3: {
@@ -635,10 +635,10 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
     return {
       model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
       explanationsJson: isSet(object.explanationsJson)
-        ? Buffer.from(bytesFromBase64(object.explanationsJson))
+        ? bytesFromBase64(object.explanationsJson)
         : isSet(object.explanations_json)
-        ? Buffer.from(bytesFromBase64(object.explanations_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.explanations_json)
+        : new Uint8Array(0),
       method: isSet(object.method) ? globalThis.String(object.method) : "",
     };
   },
@@ -665,7 +665,7 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
     message.model = (object.model !== undefined && object.model !== null)
       ? ModelRef.fromPartial(object.model)
       : undefined;
-    message.explanationsJson = object.explanationsJson ?? Buffer.alloc(0);
+    message.explanationsJson = object.explanationsJson ?? new Uint8Array(0);
     message.method = object.method ?? "";
     return message;
   },
@@ -2041,11 +2041,28 @@ export const RegistryServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

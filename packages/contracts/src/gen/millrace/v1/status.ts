@@ -95,6 +95,14 @@ export interface RetryTaskResponse {
   notRetryable: boolean;
 }
 
+export interface PurgeExpiredRequest {
+  limit: number;
+}
+
+export interface PurgeExpiredResponse {
+  purged: number;
+}
+
 export interface PingRequest {
 }
 
@@ -1124,6 +1132,140 @@ export const RetryTaskResponse: MessageFns<RetryTaskResponse> = {
   },
 };
 
+function createBasePurgeExpiredRequest(): PurgeExpiredRequest {
+  return { limit: 0 };
+}
+
+export const PurgeExpiredRequest: MessageFns<PurgeExpiredRequest> = {
+  encode(message: PurgeExpiredRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeExpiredRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeExpiredRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeExpiredRequest {
+    return { limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0 };
+  },
+
+  toJSON(message: PurgeExpiredRequest): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PurgeExpiredRequest>): PurgeExpiredRequest {
+    return PurgeExpiredRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PurgeExpiredRequest>): PurgeExpiredRequest {
+    const message = createBasePurgeExpiredRequest();
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBasePurgeExpiredResponse(): PurgeExpiredResponse {
+  return { purged: 0 };
+}
+
+export const PurgeExpiredResponse: MessageFns<PurgeExpiredResponse> = {
+  encode(message: PurgeExpiredResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.purged !== 0) {
+      writer.uint32(8).uint32(message.purged);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeExpiredResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeExpiredResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.purged = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeExpiredResponse {
+    return { purged: isSet(object.purged) ? globalThis.Number(object.purged) : 0 };
+  },
+
+  toJSON(message: PurgeExpiredResponse): unknown {
+    const obj: any = {};
+    if (message.purged !== 0) {
+      obj.purged = Math.round(message.purged);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PurgeExpiredResponse>): PurgeExpiredResponse {
+    return PurgeExpiredResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PurgeExpiredResponse>): PurgeExpiredResponse {
+    const message = createBasePurgeExpiredResponse();
+    message.purged = object.purged ?? 0;
+    return message;
+  },
+};
+
 function createBasePingRequest(): PingRequest {
   return {};
 }
@@ -1301,6 +1443,17 @@ export const StatusServiceService = {
     responseSerialize: (value: RetryTaskResponse): Buffer => Buffer.from(RetryTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RetryTaskResponse => RetryTaskResponse.decode(value),
   },
+  /** Deletes tasks whose results expired, leaving tombstones that answer 410. */
+  purgeExpired: {
+    path: "/millrace.v1.StatusService/PurgeExpired" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PurgeExpiredRequest): Buffer => Buffer.from(PurgeExpiredRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PurgeExpiredRequest => PurgeExpiredRequest.decode(value),
+    responseSerialize: (value: PurgeExpiredResponse): Buffer =>
+      Buffer.from(PurgeExpiredResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PurgeExpiredResponse => PurgeExpiredResponse.decode(value),
+  },
   ping: {
     path: "/millrace.v1.StatusService/Ping" as const,
     requestStream: false as const,
@@ -1321,6 +1474,8 @@ export interface StatusServiceServer extends UntypedServiceImplementation {
   watchTask: handleServerStreamingCall<WatchTaskRequest, Task>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
   retryTask: handleUnaryCall<RetryTaskRequest, RetryTaskResponse>;
+  /** Deletes tasks whose results expired, leaving tombstones that answer 410. */
+  purgeExpired: handleUnaryCall<PurgeExpiredRequest, PurgeExpiredResponse>;
   ping: handleUnaryCall<PingRequest, PingResponse>;
 }
 
@@ -1400,6 +1555,22 @@ export interface StatusServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RetryTaskResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes tasks whose results expired, leaving tombstones that answer 410. */
+  purgeExpired(
+    request: PurgeExpiredRequest,
+    callback: (error: ServiceError | null, response: PurgeExpiredResponse) => void,
+  ): ClientUnaryCall;
+  purgeExpired(
+    request: PurgeExpiredRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PurgeExpiredResponse) => void,
+  ): ClientUnaryCall;
+  purgeExpired(
+    request: PurgeExpiredRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PurgeExpiredResponse) => void,
   ): ClientUnaryCall;
   ping(request: PingRequest, callback: (error: ServiceError | null, response: PingResponse) => void): ClientUnaryCall;
   ping(

@@ -118,7 +118,7 @@ export interface Task {
     | Progress
     | undefined;
   /** JSON document; bulk results (predictions, forecasts) stay JSON end to end. */
-  resultJson: Buffer;
+  resultJson: Uint8Array;
   error: TaskError | undefined;
   attempts: number;
   createdAtMs: number;
@@ -599,7 +599,7 @@ function createBaseTask(): Task {
     queue: "",
     state: 0,
     progress: undefined,
-    resultJson: Buffer.alloc(0),
+    resultJson: new Uint8Array(0),
     error: undefined,
     attempts: 0,
     createdAtMs: 0,
@@ -747,7 +747,7 @@ export const Task: MessageFns<Task> = {
               break;
             }
 
-            message.resultJson = Buffer.from(reader.bytes());
+            message.resultJson = reader.bytes();
             continue;
           }
           case 8: {
@@ -879,10 +879,10 @@ export const Task: MessageFns<Task> = {
       state: isSet(object.state) ? taskStateFromJSON(object.state) : 0,
       progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
       resultJson: isSet(object.resultJson)
-        ? Buffer.from(bytesFromBase64(object.resultJson))
+        ? bytesFromBase64(object.resultJson)
         : isSet(object.result_json)
-        ? Buffer.from(bytesFromBase64(object.result_json))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.result_json)
+        : new Uint8Array(0),
       error: isSet(object.error) ? TaskError.fromJSON(object.error) : undefined,
       attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
       createdAtMs: isSet(object.createdAtMs)
@@ -1009,7 +1009,7 @@ export const Task: MessageFns<Task> = {
     message.progress = (object.progress !== undefined && object.progress !== null)
       ? Progress.fromPartial(object.progress)
       : undefined;
-    message.resultJson = object.resultJson ?? Buffer.alloc(0);
+    message.resultJson = object.resultJson ?? new Uint8Array(0);
     message.error = (object.error !== undefined && object.error !== null)
       ? TaskError.fromPartial(object.error)
       : undefined;
@@ -1030,11 +1030,28 @@ export const Task: MessageFns<Task> = {
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

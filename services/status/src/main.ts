@@ -1,0 +1,116 @@
+import { fileURLToPath } from "node:url";
+import { StatusServiceService } from "@millrace/contracts";
+import {
+  baseConfigSchema,
+  connectNats,
+  connectPostgres,
+  createLogger,
+  ensureTopology,
+  grpc,
+  loadConfig,
+  migrate,
+  onShutdown,
+  startGrpcServer,
+  startHealthServer,
+  stopGrpcServer,
+  systemClock,
+  Topology,
+  z,
+  GRPC_CHANNEL_OPTIONS,
+  type Clock,
+  type Logger,
+} from "@millrace/runtime";
+import { Canceller } from "./cancel";
+import { CreateBatcher } from "./create";
+import { DeadLetterWatcher } from "./dead-letter";
+import { Projector } from "./projector";
+import { Reconciler } from "./reconciler";
+import { statusService } from "./service";
+import { TaskStore } from "./store";
+
+export const configSchema = baseConfigSchema.extend({
+  STATUS_LISTEN: z.string().default("127.0.0.1:50051"),
+  HEALTH_PORT: z.coerce.number().int().min(0).default(8081),
+  RESULT_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
+  IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
+  RECONCILE_AFTER_MS: z.coerce.number().int().positive().default(30_000),
+  RECONCILE_EVERY_MS: z.coerce.number().int().positive().default(5_000),
+  PURGE_EVERY_MS: z.coerce.number().int().positive().default(60_000),
+  PROJECTION_BATCH_MAX: z.coerce.number().int().positive().default(500),
+  JOB_ACK_WAIT_MS: z.coerce.number().int().positive().default(30_000),
+});
+export type StatusConfig = z.infer<typeof configSchema>;
+
+export interface StatusService {
+  grpcPort: number;
+  healthPort: number;
+  projector: Projector;
+  reconciler: Reconciler;
+  close(): Promise<void>;
+}
+
+/** Wires the status service; tests call this in-process. */
+export async function startStatus(config: StatusConfig, deps: { clock?: Clock; logger?: Logger } = {}): Promise<StatusService> {
+  const logger = deps.logger ?? createLogger("status", config.LOG_LEVEL);
+  const clock = deps.clock ?? systemClock;
+  const topo = new Topology(config.MILLRACE_NAMESPACE);
+  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "status", logger });
+  const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: 12, logger });
+  await migrate(pool, logger);
+  await ensureTopology(nc, topo, { ackWaitMs: config.JOB_ACK_WAIT_MS });
+  const js = nc.jetstream();
+  const revocations = await js.views.kv(topo.bucket("revocations"));
+  const projection = { resultTtlMs: config.RESULT_TTL_MS };
+  const store = new TaskStore(pool, clock);
+  const creator = new CreateBatcher(store);
+  const canceller = new Canceller(nc, pool, store, revocations, topo, clock, projection, logger);
+  const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger);
+  await projector.start();
+  const reconciler = new Reconciler(js, store, topo, logger, { afterMs: config.RECONCILE_AFTER_MS, everyMs: config.RECONCILE_EVERY_MS, purgeEveryMs: config.PURGE_EVERY_MS });
+  reconciler.start();
+  const deadLetters = new DeadLetterWatcher(nc, topo, clock, logger);
+  deadLetters.start();
+
+  const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, creator, canceller, clock, logger, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS }));
+  const grpcPort = await startGrpcServer(server, config.STATUS_LISTEN);
+  const health = await startHealthServer(config.HEALTH_PORT, {
+    nats: async () => {
+      await nc.flush();
+    },
+    postgres: async () => {
+      await pool.query("select 1");
+    },
+  });
+  logger.info({ grpc_port: grpcPort, health_port: health.port, namespace: topo.ns || "(default)" }, "status service ready");
+
+  return {
+    grpcPort,
+    healthPort: health.port,
+    projector,
+    reconciler,
+    async close() {
+      reconciler.stop();
+      deadLetters.stop();
+      await stopGrpcServer(server, 2_000);
+      await projector.stop();
+      health.server.close();
+      await nc.drain().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(configSchema, process.env);
+  const logger = createLogger("status", config.LOG_LEVEL);
+  const svc = await startStatus(config, { logger });
+  onShutdown(logger, () => svc.close());
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    createLogger("status").fatal({ err }, "status service failed to start");
+    process.exit(1);
+  });
+}

@@ -1,0 +1,134 @@
+import type { JsMsg, NatsConnection } from "nats";
+import { TaskChanged, TaskEvent } from "@millrace/contracts";
+import type { Logger, Pool, Topology } from "@millrace/runtime";
+import { stateName } from "@millrace/runtime";
+import { projectBatch, type ProjectionOptions } from "./projection";
+import type { TaskStore } from "./store";
+
+export interface ProjectorOptions extends ProjectionOptions {
+  batchMax: number;
+}
+
+/**
+ * Consumes the event stream through a durable consumer and folds each batch
+ * into Postgres in one transaction. Messages are acked only after the commit,
+ * so a crash replays them; the projection is idempotent, so replay is safe.
+ * Batches form naturally: while one commit runs, the next batch accumulates.
+ */
+export class Projector {
+  private buffer: JsMsg[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private stopped = false;
+  private idle: Array<() => void> = [];
+  private messages?: { stop(): void; close(): Promise<void | Error> };
+  projected = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly pool: Pool,
+    private readonly store: TaskStore,
+    private readonly topo: Topology,
+    private readonly opts: ProjectorOptions,
+    private readonly logger: Logger,
+    private readonly onCommitted?: (rows: { taskId: string; state: number; parentId: string | null; kind: string }[]) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const js = this.nc.jetstream();
+    const consumer = await js.consumers.get(this.topo.eventsStream, this.topo.projectorConsumer);
+    const messages = await consumer.consume({ max_messages: Math.max(1000, this.opts.batchMax * 4) });
+    this.messages = messages;
+    void (async () => {
+      for await (const m of messages) {
+        if (this.stopped) break;
+        this.buffer.push(m);
+        this.schedule();
+      }
+    })().catch((err) => this.logger.error({ err }, "projector consume loop ended"));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    // setImmediate lets every message already read from the socket join the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.buffer.length) {
+        const batch = this.buffer.splice(0, this.opts.batchMax);
+        await this.commit(batch);
+      }
+    } finally {
+      this.flushing = false;
+      if (!this.buffer.length) for (const r of this.idle.splice(0)) r();
+      else this.schedule();
+    }
+  }
+
+  private async commit(batch: JsMsg[]): Promise<void> {
+    const events: TaskEvent[] = [];
+    for (const m of batch) {
+      try {
+        events.push(TaskEvent.decode(m.data));
+      } catch (err) {
+        // A message that is not a TaskEvent can never be projected: drop it loudly.
+        this.logger.error({ err, seq: m.seq, subject: m.subject }, "undecodable event; terminating it");
+        m.term();
+      }
+    }
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.pool.connect().catch((err) => err as Error);
+      if (client instanceof Error) {
+        this.logger.warn({ err: client.message, attempt }, "projector cannot reach postgres; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+        for (const m of batch) m.working();
+        continue;
+      }
+      try {
+        await client.query("begin");
+        const existing = await this.store.lockRows(
+          client,
+          events.map((e) => e.taskId),
+        );
+        const changed = projectBatch(existing, events, this.opts);
+        await this.store.writeRows(client, [...changed.values()]);
+        await client.query("commit");
+        client.release();
+        for (const m of batch) m.ack();
+        this.projected += events.length;
+        for (const row of changed.values()) {
+          this.logger.info({ task_id: row.taskId, state: stateName(row.state), attempt: row.attempt, kind: row.kind }, "task transition");
+          this.nc.publish(this.topo.changedSubject(row.taskId), TaskChanged.encode({ taskId: row.taskId, state: row.state }).finish());
+        }
+        this.onCommitted?.([...changed.values()].map((r) => ({ taskId: r.taskId, state: r.state, parentId: r.parentId, kind: r.kind })));
+        return;
+      } catch (err) {
+        await client.query("rollback").catch(() => undefined);
+        client.release(true);
+        this.logger.warn({ err: (err as Error).message, attempt }, "projection batch failed; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+        for (const m of batch) m.working();
+      }
+    }
+  }
+
+  /** Resolves when everything received so far is committed. */
+  drained(): Promise<void> {
+    if (!this.flushing && !this.buffer.length) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.messages?.stop();
+    await this.drained();
+  }
+}

@@ -1,0 +1,117 @@
+import type { JetStreamClient, NatsConnection } from "nats";
+import { Job, TaskState, type StatusServiceServer, type Task } from "@millrace/contracts";
+import { grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
+import type { Canceller } from "./cancel";
+import type { CreateBatcher } from "./create";
+import type { TaskStore } from "./store";
+import { toTask } from "./store";
+import { watchTask } from "./watch";
+
+export interface ServiceDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  pool: Pool;
+  topo: Topology;
+  store: TaskStore;
+  creator: CreateBatcher;
+  canceller: Canceller;
+  clock: Clock;
+  logger: Logger;
+  idempotencyTtlMs: number;
+}
+
+export function statusService(d: ServiceDeps): StatusServiceServer {
+  return {
+    createTask: unary(async (req) => {
+      const job = req.job;
+      if (!job || !job.taskId || !job.tenant || !job.kind) throw new ValidationError("job with task_id, tenant and kind is required", { field: "job" });
+      if (req.idempotencyKey) {
+        const bound = await d.store.bindIdempotencyKey(job.tenant, req.idempotencyKey, req.requestHash, job.taskId, d.idempotencyTtlMs);
+        if (bound.conflict) return { task: undefined, existing: true, conflict: true };
+        if (bound.existing) {
+          const row = await d.store.get(job.tenant, bound.taskId);
+          return { task: toTask(row), existing: true, conflict: false };
+        }
+      }
+      await d.creator.add(job);
+      const row = await d.store.get(job.tenant, job.taskId);
+      // The task id already existed (a deterministic id, e.g. a schedule fire).
+      const existing = row.createdAt !== job.createdAtMs || row.kind !== job.kind;
+      return { task: toTask(row), existing, conflict: false };
+    }),
+
+    getTask: unary(async (req) => {
+      const row = await d.store.get(req.tenant, req.taskId);
+      return toTask(row, await d.store.children(req.taskId));
+    }),
+
+    listTasks: unary(async (req) => {
+      const limit = Math.min(Math.max(req.limit || 50, 1), 500);
+      const { rows, nextCursor } = await d.store.list({
+        tenant: req.tenant,
+        state: req.state || undefined,
+        kind: req.kind || undefined,
+        limit,
+        cursor: req.cursor || undefined,
+        activeOnly: req.activeOnly,
+        parentId: req.parentId || undefined,
+      });
+      return { tasks: rows.map((r) => toTask(r)), nextCursor };
+    }),
+
+    watchTask: (call: grpc.ServerWritableStream<{ tenant: string; taskId: string }, Task>) => {
+      let cancelled = false;
+      const cancelHooks: Array<() => void> = [];
+      call.on("cancelled", () => {
+        cancelled = true;
+        for (const h of cancelHooks) h();
+      });
+      watchTask(
+        d.nc,
+        d.topo,
+        d.store,
+        call.request.tenant,
+        call.request.taskId,
+        (row) => call.write(toTask(row)),
+        () => cancelled,
+        (fn) => cancelHooks.push(fn),
+      ).then(
+        () => call.end(),
+        (err) => call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err))),
+      );
+    },
+
+    cancelTask: unary(async (req) => {
+      const { row, alreadyFinished } = await d.canceller.cancel(req.tenant, req.taskId, req.reason);
+      return { task: toTask(row), alreadyFinished };
+    }),
+
+    retryTask: unary(async (req) => {
+      const row = await d.store.get(req.tenant, req.taskId);
+      if (row.state !== TaskState.FAILURE && row.state !== TaskState.REVOKED) {
+        return { task: toTask(row), notRetryable: true };
+      }
+      const job = await d.store.getJob(req.taskId);
+      if (!job) throw new ValidationError("task has no stored job to retry", { field: "task_id" });
+      const generation = row.generation + 1;
+      // Attempts keep counting across generations: the next run is attempt N+1.
+      const next = { ...job, generation, attemptBase: row.attempt };
+      await d.pool.query(
+        `update tasks set generation = $2, state = 'PENDING', seq = 0, result = null, error = null, finished_at = null,
+           expires_at = null, next_attempt_at = null, cancel_requested = false, job = $3, updated_at = now() where task_id = $1`,
+        [req.taskId, generation, Buffer.from(Job.encode(next).finish())],
+      );
+      await d.canceller.forget(req.taskId);
+      await publishJob(d.js, d.topo, next);
+      d.logger.info({ task_id: req.taskId, generation }, "task re-queued by request");
+      return { task: toTask(await d.store.get(req.tenant, req.taskId)), notRetryable: false };
+    }),
+
+    purgeExpired: unary(async (req) => ({ purged: await d.store.purgeExpired(req.limit || 10_000) })),
+
+    ping: unary(async () => {
+      await d.pool.query("select 1");
+      return { service: "status" };
+    }),
+  };
+}

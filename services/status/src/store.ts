@@ -1,0 +1,287 @@
+import { Job, TaskState, type Task } from "@millrace/contracts";
+import { GoneError, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
+import { rowFromEvent, type TaskRow } from "./projection";
+
+const COLUMNS =
+  "task_id, tenant, kind, queue, name, state, generation, attempt, seq, progress, result, error, history, parent_id, cancel_requested, created_at, started_at, finished_at, next_attempt_at, expires_at";
+
+interface DbRow {
+  task_id: string;
+  tenant: string;
+  kind: string;
+  queue: string;
+  name: string;
+  state: string;
+  generation: number;
+  attempt: number;
+  seq: number;
+  progress: TaskRow["progress"];
+  result: unknown;
+  error: TaskRow["error"];
+  history: TaskRow["history"];
+  parent_id: string | null;
+  cancel_requested: boolean;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  next_attempt_at: Date | null;
+  expires_at: Date | null;
+  job?: Buffer | null;
+}
+
+const ms = (d: Date | null) => (d ? d.getTime() : null);
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export function fromDb(r: DbRow): TaskRow {
+  return {
+    taskId: r.task_id,
+    tenant: r.tenant,
+    kind: r.kind,
+    queue: r.queue,
+    name: r.name,
+    state: stateFromName(r.state) ?? TaskState.PENDING,
+    generation: r.generation,
+    attempt: r.attempt,
+    seq: r.seq,
+    progress: r.progress,
+    result: r.result,
+    error: r.error,
+    history: r.history ?? [],
+    parentId: r.parent_id,
+    cancelRequested: r.cancel_requested,
+    createdAt: r.created_at.getTime(),
+    startedAt: ms(r.started_at),
+    finishedAt: ms(r.finished_at),
+    nextAttemptAt: ms(r.next_attempt_at),
+    expiresAt: ms(r.expires_at),
+  };
+}
+
+/** The shape jsonb_populate_recordset(null::tasks, ...) reads. */
+function toRecord(r: TaskRow) {
+  return {
+    task_id: r.taskId,
+    tenant: r.tenant,
+    kind: r.kind,
+    queue: r.queue,
+    name: r.name,
+    state: stateName(r.state),
+    generation: r.generation,
+    attempt: r.attempt,
+    seq: r.seq,
+    progress: r.progress,
+    result: r.result ?? null,
+    error: r.error,
+    history: r.history,
+    parent_id: r.parentId,
+    cancel_requested: r.cancelRequested,
+    created_at: iso(r.createdAt),
+    started_at: iso(r.startedAt),
+    finished_at: iso(r.finishedAt),
+    next_attempt_at: iso(r.nextAttemptAt),
+    expires_at: iso(r.expiresAt),
+    updated_at: new Date().toISOString(),
+  };
+}
+
+export function toTask(r: TaskRow, children: string[] = []): Task {
+  return {
+    taskId: r.taskId,
+    tenant: r.tenant,
+    kind: r.kind,
+    queue: r.queue,
+    name: r.name,
+    state: r.state,
+    progress: r.progress ?? undefined,
+    resultJson: r.result === null || r.result === undefined ? new Uint8Array() : Buffer.from(JSON.stringify(r.result)),
+    error: r.error ?? undefined,
+    attempts: r.attempt,
+    createdAtMs: r.createdAt,
+    startedAtMs: r.startedAt ?? 0,
+    finishedAtMs: r.finishedAt ?? 0,
+    nextAttemptAtMs: r.nextAttemptAt ?? 0,
+    parentId: r.parentId ?? "",
+    history: r.history.map((h) => ({ ...h, error: h.error ?? undefined })),
+    children,
+    expired: false,
+    expiresAtMs: r.expiresAt ?? 0,
+    cancelRequested: r.cancelRequested,
+  };
+}
+
+export function rowFromJob(job: Job): TaskRow {
+  const row = rowFromEvent({
+    eventId: "",
+    taskId: job.taskId,
+    tenant: job.tenant,
+    kind: job.kind,
+    queue: job.queue,
+    parentId: job.parentId,
+    createdAtMs: job.createdAtMs,
+    state: TaskState.PENDING,
+    attempt: 0,
+    seq: 0,
+    atMs: job.createdAtMs,
+    progress: undefined,
+    resultJson: new Uint8Array(),
+    error: undefined,
+    nextAttemptAtMs: 0,
+    workerId: "",
+    name: job.name,
+    generation: job.generation,
+  });
+  row.attempt = job.attemptBase;
+  return row;
+}
+
+function encodeCursor(createdAt: number, taskId: string): string {
+  return Buffer.from(`${createdAt}|${taskId}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: number; taskId: string } {
+  const raw = Buffer.from(cursor, "base64url").toString("utf8");
+  const i = raw.indexOf("|");
+  const createdAt = Number(raw.slice(0, i));
+  if (i < 0 || !Number.isFinite(createdAt)) throw new ValidationError("cursor is not valid", { field: "cursor" });
+  return { createdAt, taskId: raw.slice(i + 1) };
+}
+
+export class TaskStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Inserts PENDING rows for new tasks in one statement. Existing task ids are
+   * left alone, which makes CreateTask idempotent per task id.
+   */
+  async insertPending(jobs: Job[]): Promise<void> {
+    if (!jobs.length) return;
+    // bytea accepts '\\x<hex>' text, so the job bytes ride in the same JSON document.
+    const records = jobs.map((j) => ({ ...toRecord(rowFromJob(j)), job: "\\x" + Buffer.from(Job.encode(j).finish()).toString("hex") }));
+    await this.pool.query(
+      `insert into tasks (${COLUMNS}, updated_at, job)
+       select ${COLUMNS}, updated_at, job from jsonb_populate_recordset(null::tasks, $1::jsonb)
+       on conflict (task_id) do nothing`,
+      [JSON.stringify(records)],
+    );
+  }
+
+  /** Returns the task id already bound to (tenant, key), or binds it to taskId. */
+  async bindIdempotencyKey(tenant: string, key: string, requestHash: string, taskId: string, ttlMs: number): Promise<{ taskId: string; conflict: boolean; existing: boolean }> {
+    const now = this.clock.now();
+    const r = await this.pool.query(
+      `insert into idempotency_keys (tenant, key, request_hash, task_id, created_at) values ($1, $2, $3, $4, $5)
+       on conflict (tenant, key) do update set request_hash = excluded.request_hash, task_id = excluded.task_id, created_at = excluded.created_at
+         where idempotency_keys.created_at < $6
+       returning task_id`,
+      [tenant, key, requestHash, taskId, new Date(now), new Date(now - ttlMs)],
+    );
+    if (r.rowCount) return { taskId, conflict: false, existing: false };
+    const cur = await this.pool.query("select task_id, request_hash from idempotency_keys where tenant = $1 and key = $2", [tenant, key]);
+    const row = cur.rows[0];
+    return { taskId: row.task_id, conflict: row.request_hash !== requestHash, existing: true };
+  }
+
+  async get(tenant: string, taskId: string): Promise<TaskRow> {
+    const r = await this.pool.query(`select ${COLUMNS} from tasks where task_id = $1 and tenant = $2`, [taskId, tenant]);
+    if (!r.rowCount) {
+      const t = await this.pool.query("select 1 from task_tombstones where task_id = $1 and tenant = $2", [taskId, tenant]);
+      if (t.rowCount) throw new GoneError(`task ${taskId} has expired`, { field: "task_id" });
+      throw new NotFoundError(`task ${taskId} not found`, { field: "task_id" });
+    }
+    const row = fromDb(r.rows[0]);
+    if (row.expiresAt !== null && row.expiresAt <= this.clock.now()) throw new GoneError(`task ${taskId} has expired`, { field: "task_id" });
+    return row;
+  }
+
+  async getJob(taskId: string): Promise<Job | undefined> {
+    const r = await this.pool.query("select job from tasks where task_id = $1", [taskId]);
+    const b = r.rows[0]?.job as Buffer | undefined;
+    return b ? Job.decode(b) : undefined;
+  }
+
+  async children(taskId: string): Promise<string[]> {
+    const r = await this.pool.query("select task_id from tasks where parent_id = $1 order by created_at, task_id", [taskId]);
+    return r.rows.map((x) => x.task_id as string);
+  }
+
+  async list(q: { tenant: string; state?: TaskState; kind?: string; limit: number; cursor?: string; activeOnly?: boolean; parentId?: string }): Promise<{ rows: TaskRow[]; nextCursor: string }> {
+    const where = ["tenant = $1", "(expires_at is null or expires_at > $2)"];
+    const params: unknown[] = [q.tenant, new Date(this.clock.now())];
+    if (q.state) {
+      params.push(stateName(q.state));
+      where.push(`state = $${params.length}`);
+    }
+    if (q.activeOnly) where.push(`state in ('STARTED','PROGRESS')`);
+    if (q.kind) {
+      params.push(q.kind);
+      where.push(`kind = $${params.length}`);
+    }
+    if (q.parentId) {
+      params.push(q.parentId);
+      where.push(`parent_id = $${params.length}`);
+    }
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      params.push(new Date(c.createdAt), c.taskId);
+      where.push(`(created_at, task_id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(q.limit + 1);
+    const r = await this.pool.query(`select ${COLUMNS} from tasks where ${where.join(" and ")} order by created_at desc, task_id desc limit $${params.length}`, params);
+    const rows = r.rows.slice(0, q.limit).map(fromDb);
+    const last = rows[rows.length - 1];
+    return { rows, nextCursor: r.rows.length > q.limit && last ? encodeCursor(last.createdAt, last.taskId) : "" };
+  }
+
+  /** Locks the rows of a batch (sorted ids avoid deadlocks between replicas). */
+  async lockRows(client: PoolClient, taskIds: string[]): Promise<Map<string, TaskRow>> {
+    const ids = [...new Set(taskIds)].sort();
+    const r = await client.query(`select ${COLUMNS} from tasks where task_id = any($1) order by task_id for update`, [ids]);
+    return new Map(r.rows.map((x) => [x.task_id as string, fromDb(x)]));
+  }
+
+  async writeRows(client: PoolClient | Pool, rows: TaskRow[]): Promise<void> {
+    if (!rows.length) return;
+    await client.query(
+      `insert into tasks (${COLUMNS}, updated_at)
+       select ${COLUMNS}, updated_at from jsonb_populate_recordset(null::tasks, $1::jsonb)
+       on conflict (task_id) do update set
+         kind = excluded.kind, queue = excluded.queue, name = excluded.name, state = excluded.state,
+         generation = excluded.generation, attempt = excluded.attempt, seq = excluded.seq,
+         progress = excluded.progress, result = excluded.result, error = excluded.error, history = excluded.history,
+         parent_id = excluded.parent_id, cancel_requested = excluded.cancel_requested,
+         started_at = excluded.started_at, finished_at = excluded.finished_at,
+         next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+      [JSON.stringify(rows.map(toRecord))],
+    );
+  }
+
+  /** PENDING tasks with no event for `olderThanMs`: their publish may have been lost. */
+  async stalePending(olderThanMs: number, limit: number): Promise<Job[]> {
+    const cutoff = new Date(this.clock.now() - olderThanMs);
+    const r = await this.pool.query(
+      `update tasks set updated_at = $2 where task_id in (
+         select task_id from tasks where state = 'PENDING' and updated_at < $1 and job is not null
+         order by created_at limit $3 for update skip locked)
+       returning job`,
+      [cutoff, new Date(this.clock.now()), limit],
+    );
+    return r.rows.map((x) => Job.decode(x.job as Buffer));
+  }
+
+  /** Deletes expired rows, leaving tombstones so they answer 410. */
+  async purgeExpired(limit: number): Promise<number> {
+    const r = await this.pool.query(
+      `with gone as (
+         delete from tasks where task_id in (
+           select task_id from tasks where expires_at is not null and expires_at <= $1 order by expires_at limit $2)
+         returning task_id, tenant)
+       insert into task_tombstones (task_id, tenant) select task_id, tenant from gone on conflict do nothing`,
+      [new Date(this.clock.now()), limit],
+    );
+    await this.pool.query("delete from idempotency_keys where created_at < $1", [new Date(this.clock.now() - 24 * 3_600_000)]);
+    return r.rowCount ?? 0;
+  }
+}

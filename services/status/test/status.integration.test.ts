@@ -1,0 +1,173 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Job, StatusServiceClient, TaskEvent, TaskState, type Task } from "@millrace/contracts";
+import { call, createLogger, GRPC_CHANNEL_OPTIONS, grpc, publishEvent } from "@millrace/runtime";
+import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
+import { configSchema, startStatus, type StatusService } from "../src/main";
+
+const logger = createLogger("status-test", "silent");
+
+function job(taskId: string, tenant = "acme"): Job {
+  return {
+    taskId,
+    tenant,
+    kind: "train",
+    queue: "default",
+    createdAtMs: Date.now(),
+    retry: undefined,
+    timeLimits: undefined,
+    parentId: "",
+    attemptBase: 0,
+    concurrencyKey: "",
+    name: "m",
+    inputJson: new Uint8Array(),
+    generation: 0,
+    payload: { $case: "train", value: { datasetId: "d", target: "y", model: { type: "linear_regression", params: {} }, name: "m", options: undefined } },
+  };
+}
+
+function event(j: Job, state: TaskState, attempt: number, seq: number, extra: Partial<TaskEvent> = {}): TaskEvent {
+  return {
+    eventId: "",
+    taskId: j.taskId,
+    tenant: j.tenant,
+    kind: j.kind,
+    queue: j.queue,
+    parentId: "",
+    createdAtMs: j.createdAtMs,
+    state,
+    attempt,
+    seq,
+    atMs: Date.now(),
+    progress: undefined,
+    resultJson: new Uint8Array(),
+    error: undefined,
+    nextAttemptAtMs: 0,
+    workerId: "w",
+    name: j.name,
+    generation: 0,
+    ...extra,
+  };
+}
+
+describe("status service (real NATS + Postgres)", () => {
+  let nats: NatsFixture;
+  let db: DbFixture;
+  let svc: StatusService | undefined;
+  let client: InstanceType<typeof StatusServiceClient>;
+
+  async function boot() {
+    const config = configSchema.parse({ NATS_URL: nats.natsUrl, DATABASE_URL: db.url, MILLRACE_NAMESPACE: nats.ns, STATUS_LISTEN: "127.0.0.1:0", HEALTH_PORT: "0" });
+    svc = await startStatus(config, { logger });
+    client = new StatusServiceClient(`127.0.0.1:${svc.grpcPort}`, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  }
+
+  afterEach(async () => {
+    client?.close();
+    await svc?.close();
+    svc = undefined;
+    await nats?.cleanup();
+    await db?.cleanup();
+  });
+
+  it("records a PENDING task, projects events, and hides it from other tenants", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const j = job("task-a");
+    const created = await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    expect(created.task?.state).toBe(TaskState.PENDING);
+    const js = nats.nc.jetstream();
+    await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from('{"rmse":1.5}') }));
+    // A late STARTED must not overwrite SUCCESS.
+    await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1, { eventId: "dup-started" }));
+    const done = await waitFor(async () => {
+      const t = await call(client, client.getTask, { tenant: "acme", taskId: "task-a" });
+      return t.state === TaskState.SUCCESS ? t : undefined;
+    });
+    expect(JSON.parse(Buffer.from(done.resultJson).toString())).toEqual({ rmse: 1.5 });
+    expect(done.attempts).toBe(1);
+    await svc!.projector.drained();
+    expect((await call(client, client.getTask, { tenant: "acme", taskId: "task-a" })).state).toBe(TaskState.SUCCESS);
+    await expect(call(client, client.getTask, { tenant: "other", taskId: "task-a" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("replaying the whole event stream into an empty database gives the same rows", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const js = nats.nc.jetstream();
+    const jobs = Array.from({ length: 30 }, (_, i) => job(`r-${i}`));
+    for (const j of jobs) {
+      await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+      await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, 2, { progress: { percent: 40, message: "m", currentNode: 1, totalNodes: 3, nodeType: "scale", done: 0, total: 0 } }));
+      if (Number(j.taskId.slice(2)) % 3 === 0) await publishEvent(js, nats.topo, event(j, TaskState.FAILURE, 1, 3, { error: { type: "DataError", message: "x", code: "DATA", retryable: false } }));
+      else await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 3, { resultJson: Buffer.from(`{"i":"${j.taskId}"}`) }));
+    }
+    const snapshot = async () =>
+      (await db.pool.query("select task_id, tenant, kind, state, attempt, seq, progress, result, error, history, created_at, started_at, finished_at, expires_at from tasks order by task_id")).rows;
+    await waitFor(async () => (await db.pool.query("select count(*)::int n from tasks where state in ('SUCCESS','FAILURE')")).rows[0].n === 30);
+    const before = await snapshot();
+    await svc!.close();
+    svc = undefined;
+    // Empty the table and rewind the projector to the start of the stream.
+    await db.pool.query("truncate tasks");
+    const jsm = await nats.nc.jetstreamManager();
+    await jsm.consumers.delete(nats.topo.eventsStream, nats.topo.projectorConsumer);
+    await boot();
+    await waitFor(async () => (await db.pool.query("select count(*)::int n from tasks where state in ('SUCCESS','FAILURE')")).rows[0].n === 30);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("idempotency key returns the same task, a different body conflicts", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const a = await call(client, client.createTask, { job: job("i-1"), idempotencyKey: "k1", requestHash: "h1" });
+    const b = await call(client, client.createTask, { job: job("i-2"), idempotencyKey: "k1", requestHash: "h1" });
+    const c = await call(client, client.createTask, { job: job("i-3"), idempotencyKey: "k1", requestHash: "h2" });
+    expect(a.existing).toBe(false);
+    expect(b.existing).toBe(true);
+    expect(b.task?.taskId).toBe("i-1");
+    expect(c.conflict).toBe(true);
+    const count = (await db.pool.query("select count(*)::int n from tasks")).rows[0].n;
+    expect(count).toBe(1);
+  });
+
+  it("cancels a PENDING task at once, stores the revocation, and answers already_finished after", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    await call(client, client.createTask, { job: job("c-1"), idempotencyKey: "", requestHash: "" });
+    const res = await call(client, client.cancelTask, { tenant: "acme", taskId: "c-1", reason: "test" });
+    expect(res.alreadyFinished).toBe(false);
+    expect(res.task?.state).toBe(TaskState.REVOKED);
+    const kv = await nats.nc.jetstream().views.kv(nats.topo.bucket("revocations"));
+    expect(await kv.get("c-1")).toBeTruthy();
+    const again = await call(client, client.cancelTask, { tenant: "acme", taskId: "c-1", reason: "test" });
+    expect(again.alreadyFinished).toBe(true);
+  });
+
+  it("streams a task with WatchTask: current row first, then changes, ending at terminal", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const j = job("w-1");
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    const seen: Task[] = [];
+    const stream = client.watchTask({ tenant: "acme", taskId: "w-1" });
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on("data", (t: Task) => seen.push(t));
+      stream.on("end", () => resolve());
+      stream.on("error", reject);
+    });
+    await waitFor(() => seen.length >= 1);
+    const js = nats.nc.jetstream();
+    await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+    await waitFor(() => seen.some((t) => t.state === TaskState.STARTED));
+    await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 2));
+    await ended;
+    expect(seen[0].state).toBe(TaskState.PENDING);
+    expect(seen[seen.length - 1].state).toBe(TaskState.SUCCESS);
+  });
+});
