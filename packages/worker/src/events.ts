@@ -1,0 +1,69 @@
+import type { JetStreamClient } from "nats";
+import { TaskState, type Job, type Progress, type TaskError, type TaskEvent } from "@millrace/contracts";
+import { publishEvent, type Clock, type Topology } from "@millrace/runtime";
+
+/**
+ * Emits the events of one attempt of one task with increasing sequence
+ * numbers, so the status projection can order them.
+ */
+export class AttemptEvents {
+  private seq = 0;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly topo: Topology,
+    private readonly clock: Clock,
+    private readonly job: Job,
+    readonly attempt: number,
+    private readonly workerId: string,
+  ) {}
+
+  build(state: TaskState, extra: Partial<TaskEvent> = {}): TaskEvent {
+    this.seq += 1;
+    return {
+      eventId: "",
+      taskId: this.job.taskId,
+      tenant: this.job.tenant,
+      kind: this.job.kind,
+      queue: this.job.queue,
+      parentId: this.job.parentId,
+      createdAtMs: this.job.createdAtMs,
+      state,
+      attempt: this.attempt,
+      seq: this.seq,
+      atMs: this.clock.now(),
+      progress: undefined,
+      resultJson: new Uint8Array(),
+      error: undefined,
+      nextAttemptAtMs: 0,
+      workerId: this.workerId,
+      name: this.job.name,
+      generation: this.job.generation,
+      ...extra,
+    };
+  }
+
+  emit(state: TaskState, extra: Partial<TaskEvent> = {}): Promise<unknown> {
+    return publishEvent(this.js, this.topo, this.build(state, extra));
+  }
+
+  started(): Promise<unknown> {
+    return this.emit(TaskState.STARTED);
+  }
+
+  progress(p: Progress): Promise<unknown> {
+    return this.emit(TaskState.PROGRESS, { progress: p });
+  }
+
+  success(result: unknown): Promise<unknown> {
+    return this.emit(TaskState.SUCCESS, { resultJson: Buffer.from(JSON.stringify(result ?? null)) });
+  }
+
+  failure(error: TaskError, state: TaskState = TaskState.FAILURE): Promise<unknown> {
+    return this.emit(state, { error });
+  }
+
+  retry(error: TaskError, nextAttemptAtMs: number): Promise<unknown> {
+    return this.emit(TaskState.RETRY, { error, nextAttemptAtMs });
+  }
+}

@@ -1,0 +1,6 @@
+// @millrace/worker: the job-consuming runtime shared by trainer and predictor.
+export { Worker } from "./worker";
+export type { JobContext, JobHandler, KindPolicy, WorkerOptions } from "./worker";
+export { AttemptEvents } from "./events";
+export { RevocationCache } from "./revocations";
+export { TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";

@@ -1,0 +1,385 @@
+import { hostname } from "node:os";
+import type { JsMsg, KV, NatsConnection, Subscription } from "nats";
+import { CancelNotice, Job, StatusServiceClient, TaskState, WorkerHeartbeat, type Progress, type RetryPolicy, type TaskError, type TimeLimits } from "@millrace/contracts";
+import {
+  call,
+  DEFAULT_RETRY,
+  errorMessage,
+  errorType,
+  errorCode,
+  isRetryable,
+  isTerminal,
+  mergeRetry,
+  publishDeadLetter,
+  retryDelayMs,
+  systemClock,
+  type Clock,
+  type Logger,
+  type Topology,
+} from "@millrace/runtime";
+import { TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
+import { AttemptEvents } from "./events";
+import { RevocationCache } from "./revocations";
+
+export interface JobContext {
+  job: Job;
+  attempt: number;
+  /** Aborted on cancel, soft time limit or shutdown; `signal.reason` says which. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** Emits a PROGRESS event and renews the job's lease. */
+  progress(p: Partial<Progress>): Promise<void>;
+  /**
+   * Registers how to stop the work by force (terminate its thread). Called on
+   * the hard time limit, and after the cancel grace period.
+   */
+  onHardStop(fn: () => void): void;
+}
+
+export type JobHandler = (ctx: JobContext) => Promise<unknown>;
+
+export interface KindPolicy {
+  retry?: Partial<RetryPolicy>;
+  timeLimits?: Partial<TimeLimits>;
+}
+
+export interface WorkerOptions {
+  service: string;
+  nc: NatsConnection;
+  topo: Topology;
+  queues: string[];
+  handlers: Record<string, JobHandler>;
+  /** Jobs run at once by this worker, across all its consumers. */
+  concurrency: number;
+  ackWaitMs: number;
+  logger: Logger;
+  clock?: Clock;
+  workerId?: string;
+  backend?: string;
+  policies?: Record<string, KindPolicy>;
+  /** Checks a redelivered job's task state (idempotency per task id). */
+  status?: InstanceType<typeof StatusServiceClient>;
+  /** How long a cancelled job may take to stop before it is forced. */
+  cancelGraceMs?: number;
+  heartbeatEveryMs?: number;
+  random?: () => number;
+}
+
+interface Running {
+  taskId: string;
+  abort: AbortController;
+  hardStops: Array<() => void>;
+}
+
+/**
+ * Pulls jobs for the kinds and queues this worker serves, runs their handler,
+ * emits task events and acks a job only once its outcome event is stored.
+ * Retries with backoff (nak with delay), time limits, cancellation, dead
+ * letters and idempotency per task id live here, shared by every worker.
+ */
+export class Worker {
+  readonly workerId: string;
+  private readonly clock: Clock;
+  private readonly running = new Map<string, Running>();
+  private free: number;
+  private waiters: Array<() => void> = [];
+  private stopping = false;
+  private cancelSub?: Subscription;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private workers?: KV;
+  private revocations!: RevocationCache;
+  private loops: Promise<void>[] = [];
+  private readonly startedAt: number;
+  processed = 0;
+  failed = 0;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.workerId = o.workerId ?? `${o.service}-${hostname()}-${process.pid}`;
+    this.free = o.concurrency;
+    this.startedAt = Date.now();
+  }
+
+  get kinds(): string[] {
+    return Object.keys(this.o.handlers);
+  }
+
+  get inFlight(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async start(): Promise<void> {
+    const js = this.o.nc.jetstream();
+    this.revocations = new RevocationCache(await js.views.kv(this.o.topo.bucket("revocations")), this.o.logger);
+    await this.revocations.start();
+    this.workers = await js.views.kv(this.o.topo.bucket("workers"));
+    this.cancelSub = this.o.nc.subscribe(this.o.topo.cancelWildcard, {
+      callback: (_err, m) => {
+        try {
+          const notice = CancelNotice.decode(m.data);
+          this.revocations.add(notice.taskId);
+          this.cancelRunning(notice.taskId, notice.reason);
+        } catch {
+          /* not a notice */
+        }
+      },
+    });
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.o.heartbeatEveryMs ?? 5_000);
+    this.heartbeatTimer.unref();
+    for (const kind of this.kinds) for (const queue of this.o.queues) this.loops.push(this.pullLoop(kind, queue));
+    this.o.logger.info({ worker_id: this.workerId, kinds: this.kinds, queues: this.o.queues, concurrency: this.o.concurrency }, "worker started");
+  }
+
+  private async acquire(): Promise<void> {
+    while (this.free <= 0) await new Promise<void>((r) => this.waiters.push(r));
+    this.free -= 1;
+  }
+
+  private release(): void {
+    this.free += 1;
+    this.waiters.shift()?.();
+  }
+
+  /**
+   * Fetches only as many jobs as there are free slots, so no job waits in a
+   * client buffer while its ack timer runs (which would redeliver it).
+   */
+  private async pullLoop(kind: string, queue: string): Promise<void> {
+    const js = this.o.nc.jetstream();
+    let backoff = 100;
+    while (!this.stopping) {
+      try {
+        await this.acquire();
+        if (this.stopping) {
+          this.release();
+          break;
+        }
+        const consumer = await js.consumers.get(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue));
+        // Take the slot we hold plus any others free right now.
+        const extra = Math.max(0, this.free);
+        this.free -= extra;
+        const want = 1 + extra;
+        let got = 0;
+        const batch = await consumer.fetch({ max_messages: want, expires: 1_000 });
+        const tasks: Promise<void>[] = [];
+        for await (const m of batch) {
+          got += 1;
+          tasks.push(this.handle(m).finally(() => this.release()));
+        }
+        for (let i = got; i < want; i++) this.release();
+        backoff = 100;
+        void Promise.all(tasks);
+      } catch (err) {
+        this.release();
+        if (this.stopping) break;
+        this.o.logger.warn({ err: errorMessage(err), kind, queue }, "fetch failed; retrying");
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(5_000, backoff * 2);
+      }
+    }
+  }
+
+  private policy(job: Job): { retry: RetryPolicy; soft: number; hard: number } {
+    const p = this.o.policies?.[job.kind] ?? {};
+    const base = mergeRetry(DEFAULT_RETRY, p.retry);
+    const retry = mergeRetry(base, job.retry);
+    const soft = job.timeLimits?.softMs || p.timeLimits?.softMs || 0;
+    const hard = job.timeLimits?.hardMs || p.timeLimits?.hardMs || 0;
+    return { retry, soft, hard };
+  }
+
+  private async alreadyFinished(job: Job): Promise<boolean> {
+    if (!this.o.status) return false;
+    try {
+      const t = await call(this.o.status, this.o.status.getTask, { tenant: job.tenant, taskId: job.taskId }, 5_000, "status");
+      return isTerminal(t.state) && t.attempts >= job.attemptBase;
+    } catch {
+      return false;
+    }
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    let job: Job;
+    try {
+      job = Job.decode(msg.data);
+    } catch (err) {
+      this.o.logger.error({ err: errorMessage(err), seq: msg.seq }, "undecodable job; terminating");
+      msg.term();
+      return;
+    }
+    const js = this.o.nc.jetstream();
+    const deliveries = msg.info.redeliveryCount;
+    const attempt = job.attemptBase + deliveries;
+    const log = this.o.logger.child({ task_id: job.taskId, kind: job.kind, attempt });
+    const events = new AttemptEvents(js, this.o.topo, this.clock, job, attempt, this.workerId);
+    const { retry, soft, hard } = this.policy(job);
+
+    // A redelivered or republished job whose task already finished is skipped.
+    if ((deliveries > 1 || msg.headers?.get("Millrace-Republish")) && (await this.alreadyFinished(job))) {
+      log.info("task already finished; acking duplicate delivery");
+      msg.ack();
+      return;
+    }
+    // A queued task that was revoked never starts.
+    if (this.revocations.has(job.taskId)) {
+      await events.failure({ type: "TaskRevoked", message: "revoked before it started", code: "REVOKED", retryable: false }, TaskState.REVOKED);
+      msg.ack();
+      log.info("revoked before start");
+      return;
+    }
+    // Earlier deliveries ended with no outcome (the worker died each time).
+    if (deliveries > retry.maxAttempts) {
+      const error: TaskError = { type: "WorkerLost", message: `no outcome after ${deliveries - 1} deliveries (worker lost)`, code: "WORKER_LOST", retryable: false };
+      await publishDeadLetter(js, this.o.topo, job, msg.data, error.message);
+      await events.failure(error);
+      msg.term();
+      this.failed += 1;
+      log.error("attempts exhausted by lost workers; dead-lettered");
+      return;
+    }
+
+    const handler = this.o.handlers[job.kind];
+    const abort = new AbortController();
+    const running: Running = { taskId: job.taskId, abort, hardStops: [] };
+    this.running.set(job.taskId, running);
+    const leaseTimer = setInterval(() => msg.working(), Math.max(250, Math.floor(this.o.ackWaitMs / 3)));
+    let softTimer: NodeJS.Timeout | undefined;
+    let hardTimer: NodeJS.Timeout | undefined;
+    const hardStop = new Promise<never>((_, reject) => {
+      if (hard > 0) {
+        hardTimer = setTimeout(() => {
+          for (const fn of running.hardStops) fn();
+          reject(new TimeLimitExceeded(`hard time limit of ${hard} ms exceeded; the work was terminated`, true));
+        }, hard);
+      }
+      abort.signal.addEventListener("abort", () => {
+        // Work that ignores the abort is forced after the grace period.
+        const t = setTimeout(() => {
+          for (const fn of running.hardStops) fn();
+          reject(abort.signal.reason);
+        }, this.o.cancelGraceMs ?? 800);
+        t.unref();
+      });
+    });
+    hardStop.catch(() => undefined);
+    if (soft > 0) softTimer = setTimeout(() => abort.abort(new TimeLimitExceeded(`soft time limit of ${soft} ms exceeded`, false)), soft);
+
+    try {
+      // STARTED is not awaited: the outcome event below is, and JetStream keeps
+      // one connection's publishes to a subject in order.
+      void events.started().catch((err) => log.warn({ err: errorMessage(err) }, "STARTED event not stored"));
+      log.info("task started");
+      if (!handler) throw Object.assign(new Error(`no handler for job kind ${job.kind}`), { code: "NO_HANDLER", retryable: false });
+      const ctx: JobContext = {
+        job,
+        attempt,
+        signal: abort.signal,
+        logger: log,
+        progress: async (p) => {
+          msg.working();
+          await events.progress({ percent: 0, message: "", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0, ...p });
+        },
+        onHardStop: (fn) => running.hardStops.push(fn),
+      };
+      const result = await Promise.race([handler(ctx), hardStop]);
+      if (abort.signal.aborted) throw abort.signal.reason;
+      await events.success(result);
+      msg.ack();
+      this.processed += 1;
+      log.info("task succeeded");
+    } catch (raw) {
+      const err = abort.signal.aborted && !(raw instanceof TimeLimitExceeded && raw.hard) ? abort.signal.reason : raw;
+      await this.settleFailure(msg, job, events, attempt, retry, err, log);
+    } finally {
+      clearInterval(leaseTimer);
+      if (softTimer) clearTimeout(softTimer);
+      if (hardTimer) clearTimeout(hardTimer);
+      this.running.delete(job.taskId);
+    }
+  }
+
+  private async settleFailure(msg: JsMsg, job: Job, events: AttemptEvents, attempt: number, retry: RetryPolicy, err: unknown, log: Logger): Promise<void> {
+    const js = this.o.nc.jetstream();
+    if (err instanceof WorkerShutdownError) {
+      // Hand the job back at once; another worker takes it.
+      msg.nak();
+      log.info("handed back on shutdown");
+      return;
+    }
+    if (err instanceof TaskRevokedError) {
+      await events.failure({ type: "TaskRevoked", message: err.message, code: "REVOKED", retryable: false }, TaskState.REVOKED);
+      msg.ack();
+      log.info("task revoked while running");
+      return;
+    }
+    const error: TaskError = {
+      type: err instanceof TimeLimitExceeded ? "TimeLimitExceeded" : errorType(err),
+      message: errorMessage(err),
+      code: errorCode(err),
+      retryable: isRetryable(err),
+    };
+    const localAttempt = attempt - job.attemptBase;
+    if (error.retryable && localAttempt < retry.maxAttempts) {
+      const delay = retryDelayMs(retry, localAttempt, this.o.random);
+      await events.retry(error, this.clock.now() + delay);
+      msg.nak(delay);
+      log.warn({ err: error.message, delay_ms: delay }, "task will retry");
+      return;
+    }
+    if (error.retryable) {
+      // Attempts exhausted: keep the raw job for inspection and replay.
+      await publishDeadLetter(js, this.o.topo, job, msg.data, error.message).catch((e) => log.error({ err: errorMessage(e) }, "dead letter publish failed"));
+    }
+    await events.failure(error);
+    msg.ack();
+    this.failed += 1;
+    log.warn({ err: error.message, type: error.type }, "task failed");
+  }
+
+  private cancelRunning(taskId: string, reason: string): void {
+    const r = this.running.get(taskId);
+    if (!r || r.abort.signal.aborted) return;
+    this.o.logger.info({ task_id: taskId }, "cancelling running task");
+    r.abort.abort(new TaskRevokedError(reason || "cancelled by request"));
+  }
+
+  private async heartbeat(): Promise<void> {
+    const mem = process.memoryUsage();
+    const hb = WorkerHeartbeat.encode({
+      workerId: this.workerId,
+      host: hostname(),
+      service: this.o.service,
+      queues: this.o.queues,
+      kinds: this.kinds,
+      backend: this.o.backend ?? "",
+      inFlight: this.inFlight,
+      processed: this.processed,
+      failed: this.failed,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      startedAtMs: this.startedAt,
+      atMs: Date.now(),
+      pid: process.pid,
+    }).finish();
+    await this.workers?.put(this.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_"), hb).catch(() => undefined);
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish for up to `graceMs`, then
+   * hands the rest back (nak) so another worker picks them up at once.
+   */
+  async drain(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    for (const w of this.waiters.splice(0)) w();
+    const deadline = Date.now() + graceMs;
+    while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const r of this.running.values()) r.abort.abort(new WorkerShutdownError());
+    while (this.running.size) await new Promise((r) => setTimeout(r, 20));
+    await Promise.race([Promise.all(this.loops), new Promise((r) => setTimeout(r, 1_500))]);
+    this.cancelSub?.unsubscribe();
+    this.revocations?.stop();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.workers?.delete(this.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_")).catch(() => undefined);
+  }
+}

@@ -1,0 +1,194 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { CancelNotice, Job, TaskEvent, TaskState } from "@millrace/contracts";
+import { createLogger, publishJob, TransientError, ValidationError } from "@millrace/runtime";
+import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
+import { Worker, type JobHandler } from "@millrace/worker";
+
+const logger = createLogger("worker-test", "silent");
+
+function job(taskId: string, extra: Partial<Job> = {}): Job {
+  return {
+    taskId,
+    tenant: "acme",
+    kind: "predict",
+    queue: "default",
+    createdAtMs: Date.now(),
+    retry: { maxAttempts: 3, initialMs: 20, factor: 2, maxMs: 100, jitter: 0 },
+    timeLimits: undefined,
+    parentId: "",
+    attemptBase: 0,
+    concurrencyKey: "",
+    name: "",
+    inputJson: new Uint8Array(),
+    generation: 0,
+    payload: { $case: "predict", value: { model: "m", instancesJson: Buffer.from("[]") } },
+    ...extra,
+  };
+}
+
+/** Collects every task event as JetStream stores it (core subscribers see stream publishes too). */
+const collected = new Map<string, TaskEvent[]>();
+function collect(fx: NatsFixture): void {
+  fx.nc.subscribe(fx.topo.eventsWildcard, {
+    callback: (_e, m) => {
+      const ev = TaskEvent.decode(m.data);
+      collected.set(ev.taskId, [...(collected.get(ev.taskId) ?? []), ev]);
+    },
+  });
+}
+async function eventsOf(_fx: NatsFixture, taskId: string): Promise<TaskEvent[]> {
+  return collected.get(taskId) ?? [];
+}
+
+async function states(fx: NatsFixture, taskId: string): Promise<TaskState[]> {
+  return (await eventsOf(fx, taskId)).map((e) => e.state);
+}
+
+describe("worker (real NATS)", () => {
+  let fx: NatsFixture;
+  let worker: Worker | undefined;
+
+  async function startWorker(handler: JobHandler, extra: { cancelGraceMs?: number } = {}) {
+    collect(fx);
+    await fx.nc.flush();
+    worker = new Worker({ service: "test", nc: fx.nc, topo: fx.topo, queues: ["default"], handlers: { predict: handler }, concurrency: 4, ackWaitMs: 2_000, logger, ...extra });
+    await worker.start();
+  }
+
+  afterEach(async () => {
+    await worker?.drain(1_000);
+    worker = undefined;
+    await fx?.cleanup();
+  });
+
+  it("runs a job, emits STARTED then SUCCESS, and acks it only after", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    await startWorker(async () => ({ answer: 42 }));
+    await publishJob(fx.nc.jetstream(), fx.topo, job("ok-1"));
+    await waitFor(async () => (await states(fx, "ok-1")).includes(TaskState.SUCCESS));
+    const evs = await eventsOf(fx, "ok-1");
+    expect(evs.map((e) => e.state)).toEqual([TaskState.STARTED, TaskState.SUCCESS]);
+    expect(JSON.parse(Buffer.from(evs[1].resultJson).toString())).toEqual({ answer: 42 });
+    const jsm = await fx.nc.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info(fx.topo.jobsStream)).state.messages === 0, { what: "job acked" });
+  });
+
+  it("retries a transient error with backoff, showing RETRY, then succeeds on attempt 2", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    let calls = 0;
+    await startWorker(async () => {
+      calls += 1;
+      if (calls === 1) throw new TransientError("database hiccup");
+      return "fine";
+    });
+    await publishJob(fx.nc.jetstream(), fx.topo, job("retry-1"));
+    await waitFor(async () => (await states(fx, "retry-1")).includes(TaskState.SUCCESS));
+    const evs = await eventsOf(fx, "retry-1");
+    expect(evs.map((e) => [e.state, e.attempt])).toEqual([
+      [TaskState.STARTED, 1],
+      [TaskState.RETRY, 1],
+      [TaskState.STARTED, 2],
+      [TaskState.SUCCESS, 2],
+    ]);
+    expect(evs[1].error?.message).toBe("database hiccup");
+    expect(evs[1].nextAttemptAtMs).toBeGreaterThan(evs[1].atMs);
+  });
+
+  it("fails a validation error at once, without retrying", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    let calls = 0;
+    await startWorker(async () => {
+      calls += 1;
+      throw new ValidationError("column x is missing", { field: "x" });
+    });
+    await publishJob(fx.nc.jetstream(), fx.topo, job("bad-1"));
+    await waitFor(async () => (await states(fx, "bad-1")).includes(TaskState.FAILURE));
+    const evs = await eventsOf(fx, "bad-1");
+    expect(evs.at(-1)?.error).toMatchObject({ type: "ValidationError", retryable: false });
+    expect(calls).toBe(1);
+  });
+
+  it("dead-letters a job that keeps failing after max attempts", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    await startWorker(async () => {
+      throw new TransientError("always down");
+    });
+    await publishJob(fx.nc.jetstream(), fx.topo, job("poison-1", { retry: { maxAttempts: 2, initialMs: 10, factor: 1, maxMs: 10, jitter: 0 } }));
+    await waitFor(async () => (await states(fx, "poison-1")).includes(TaskState.FAILURE));
+    const jsm = await fx.nc.jetstreamManager();
+    const dlq = await jsm.streams.info(fx.topo.deadLetterStream);
+    expect(dlq.state.messages).toBe(1);
+    const raw = await jsm.streams.getMessage(fx.topo.deadLetterStream, { last_by_subj: fx.topo.deadLetterSubject("predict") });
+    expect(Job.decode(raw.data).taskId).toBe("poison-1");
+    const evs = await eventsOf(fx, "poison-1");
+    expect(evs.filter((e) => e.state === TaskState.STARTED)).toHaveLength(2);
+  });
+
+  it("stops a running task within 1 s of a cancel notice and ends REVOKED", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    let started = false;
+    await startWorker(
+      (ctx) =>
+        new Promise((_, reject) => {
+          started = true;
+          ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+        }),
+    );
+    await publishJob(fx.nc.jetstream(), fx.topo, job("cancel-1"));
+    await waitFor(() => started);
+    const t0 = Date.now();
+    fx.nc.publish(fx.topo.cancelSubject("cancel-1"), CancelNotice.encode({ taskId: "cancel-1", tenant: "acme", atMs: t0, reason: "user" }).finish());
+    await waitFor(async () => (await states(fx, "cancel-1")).includes(TaskState.REVOKED));
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
+  it("never starts a task revoked while queued", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    const kv = await fx.nc.jetstream().views.kv(fx.topo.bucket("revocations"));
+    await kv.put("queued-1", CancelNotice.encode({ taskId: "queued-1", tenant: "acme", atMs: 0, reason: "" }).finish());
+    let calls = 0;
+    await startWorker(async () => {
+      calls += 1;
+    });
+    await publishJob(fx.nc.jetstream(), fx.topo, job("queued-1"));
+    await waitFor(async () => (await states(fx, "queued-1")).includes(TaskState.REVOKED));
+    expect(calls).toBe(0);
+  });
+
+  it("soft time limit aborts the work and fails with TimeLimitExceeded", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    let cleanedUp = false;
+    await startWorker(
+      (ctx) =>
+        new Promise((_, reject) => {
+          ctx.signal.addEventListener("abort", () => {
+            cleanedUp = true;
+            reject(ctx.signal.reason);
+          });
+        }),
+    );
+    await publishJob(fx.nc.jetstream(), fx.topo, job("soft-1", { timeLimits: { softMs: 100, hardMs: 0 } }));
+    await waitFor(async () => (await states(fx, "soft-1")).includes(TaskState.FAILURE));
+    const evs = await eventsOf(fx, "soft-1");
+    expect(evs.at(-1)?.error?.type).toBe("TimeLimitExceeded");
+    expect(cleanedUp).toBe(true);
+  });
+
+  it("hard time limit forces the work to stop and keeps the worker serving", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    let hardStopped = 0;
+    let n = 0;
+    await startWorker(async (ctx) => {
+      n += 1;
+      if (n > 1) return "second job ran";
+      ctx.onHardStop(() => (hardStopped += 1));
+      return new Promise(() => undefined); // ignores every signal
+    });
+    await publishJob(fx.nc.jetstream(), fx.topo, job("hard-1", { timeLimits: { softMs: 0, hardMs: 150 } }));
+    await waitFor(async () => (await states(fx, "hard-1")).includes(TaskState.FAILURE));
+    expect((await eventsOf(fx, "hard-1")).at(-1)?.error?.message).toMatch(/hard time limit/);
+    expect(hardStopped).toBe(1);
+    await publishJob(fx.nc.jetstream(), fx.topo, job("hard-2"));
+    await waitFor(async () => (await states(fx, "hard-2")).includes(TaskState.SUCCESS));
+  });
+});
