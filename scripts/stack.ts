@@ -1,0 +1,197 @@
+// Brings the whole Millrace stack up in one terminal: NATS (started when none
+// answers and nats-server is on the PATH), Postgres (the local one, else an
+// embedded PGlite), then the five services as separate processes with their
+// logs prefixed. `--demo` then drives upload → train → predict through the
+// API and prints what happened, leaving the stack running.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { createServer, connect as netConnect } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const env = { ...process.env };
+const demo = process.argv.includes("--demo");
+const COLORS = ["\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m", "\x1b[31m"];
+const children: ChildProcess[] = [];
+
+function reachable(host: string, port: number, timeoutMs = 800): Promise<boolean> {
+  return new Promise((res) => {
+    const s = netConnect({ host, port });
+    const t = setTimeout(() => (s.destroy(), res(false)), timeoutMs);
+    s.once("connect", () => (clearTimeout(t), s.end(), res(true)));
+    s.once("error", () => (clearTimeout(t), res(false)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const a = srv.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      srv.close(() => res(port));
+    });
+    srv.once("error", rej);
+  });
+}
+
+async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return false;
+}
+
+function pipeLogs(name: string, child: ChildProcess, color: string): void {
+  const prefix = `${color}${name.padEnd(9)}\x1b[0m| `;
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on("line", (line) => process.stdout.write(prefix + line + "\n"));
+  }
+}
+
+function run(name: string, cmd: string, args: string[], extraEnv: Record<string, string>, color: string): ChildProcess {
+  const child = spawn(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  pipeLogs(name, child, color);
+  child.on("exit", (code, signal) => {
+    if (!shuttingDown) {
+      process.stdout.write(`${name} exited (${code ?? signal}); stopping the stack\n`);
+      void shutdown(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+let shuttingDown = false;
+let stopEmbedded: (() => Promise<void>) | undefined;
+async function shutdown(code: number): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  for (const c of children.slice().reverse()) c.kill("SIGTERM");
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode ? r(null) : c.once("exit", r)))));
+  await stopEmbedded?.();
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+async function ensureNats(): Promise<string> {
+  const url = env.NATS_URL ?? "nats://127.0.0.1:4222";
+  const u = new URL(url.replace(/^nats:/, "http:"));
+  if (await reachable(u.hostname, Number(u.port || 4222))) return url;
+  const dir = join(root, ".data", "nats");
+  mkdirSync(dir, { recursive: true });
+  console.log(`no NATS at ${url}; starting nats-server with JetStream in ${dir}`);
+  run("nats", "nats-server", ["-a", u.hostname, "-p", String(u.port || 4222), "-js", "-sd", dir, "-m", "8222"], {}, COLORS[5]);
+  if (!(await until(() => reachable(u.hostname, Number(u.port || 4222)), 10_000))) throw new Error("nats-server did not start; install it or set NATS_URL");
+  return url;
+}
+
+async function ensurePostgres(): Promise<string> {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  if (await reachable("127.0.0.1", 5432)) return "postgres://postgres@127.0.0.1:5432/millrace";
+  // No local Postgres: serve an embedded PGlite to `pg` over a local socket.
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  const dir = join(root, ".data", "pglite");
+  mkdirSync(dir, { recursive: true });
+  const db = await PGlite.create(dir);
+  const port = await freePort();
+  const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 100 } as never);
+  await server.start();
+  stopEmbedded = async () => {
+    await server.stop();
+    await db.close();
+  };
+  console.log(`no Postgres on 127.0.0.1:5432; serving embedded PGlite (${dir}) on port ${port}`);
+  return `postgres://postgres@127.0.0.1:${port}/postgres`;
+}
+
+function devToken(secret: string, tenant: string): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const head = b64({ alg: "HS256", typ: "JWT" });
+  const body = b64({ sub: tenant, tenant, exp: Math.floor(Date.now() / 1000) + 7 * 24 * 3600 });
+  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
+  return `${head}.${body}.${sig}`;
+}
+
+async function main(): Promise<void> {
+  const natsUrl = await ensureNats();
+  const databaseUrl = await ensurePostgres();
+  const port = Number(env.PORT ?? 8080);
+  const jwtSecret = env.JWT_SECRET ?? "dev-secret-change-me";
+  const [statusGrpc, predictorGrpc, schedulerGrpc, h1, h2, h3, h4] = await Promise.all(Array.from({ length: 7 }, freePort));
+  const common = {
+    NATS_URL: natsUrl,
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: jwtSecret,
+    LOG_LEVEL: env.LOG_LEVEL ?? "info",
+    STATUS_GRPC_ADDR: `127.0.0.1:${statusGrpc}`,
+    PREDICTOR_GRPC_ADDR: `127.0.0.1:${predictorGrpc}`,
+    SCHEDULER_GRPC_ADDR: `127.0.0.1:${schedulerGrpc}`,
+  };
+  const tsx = join(root, "node_modules", ".bin", "tsx");
+  const svc = (name: string, extra: Record<string, string>, color: string) => run(name, tsx, [join(root, "services", name, "src", "main.ts")], { ...common, ...extra }, color);
+  // Status first: the others call it.
+  svc("status", { STATUS_LISTEN: `127.0.0.1:${statusGrpc}`, HEALTH_PORT: String(h1) }, COLORS[0]);
+  if (!(await until(() => reachable("127.0.0.1", statusGrpc), 60_000))) throw new Error("status service did not start");
+  svc("predictor", { PREDICTOR_LISTEN: `127.0.0.1:${predictorGrpc}`, HEALTH_PORT: String(h2) }, COLORS[1]);
+  svc("trainer", { HEALTH_PORT: String(h3) }, COLORS[2]);
+  svc("scheduler", { SCHEDULER_LISTEN: `127.0.0.1:${schedulerGrpc}`, HEALTH_PORT: String(h4) }, COLORS[3]);
+  svc("gateway", { PORT: String(port) }, COLORS[4]);
+  const ready = await until(async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+    } catch {
+      return false;
+    }
+  }, 90_000);
+  if (!ready) throw new Error("gateway did not become ready");
+  const token = devToken(jwtSecret, "demo");
+  console.log(`\nMillrace is up: API at http://127.0.0.1:${port}/v1  (health: /healthz, /readyz)`);
+  console.log(`dev token for tenant "demo" (JWT_SECRET=${env.JWT_SECRET ? "<from env>" : jwtSecret}):\n  export TOKEN=${token}\n`);
+  if (demo) await runDemo(`http://127.0.0.1:${port}`, token);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+const getJson = async (r: Response): Promise<Json> => r.json();
+
+async function runDemo(base: string, token: string): Promise<void> {
+  const auth = { authorization: `Bearer ${token}` };
+  const rows = ["sqft,rooms,age,price"];
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 300; i++) {
+    const sqft = 500 + Math.round(rand() * 2500);
+    const rooms = 1 + Math.floor(rand() * 5);
+    const age = Math.floor(rand() * 50);
+    rows.push(`${sqft},${rooms},${age},${Math.round(50_000 + 120 * sqft + 8_000 * rooms - 600 * age + (rand() - 0.5) * 20_000)}`);
+  }
+  const step = (s: string) => console.log(`\x1b[1mdemo\x1b[0m ▸ ${s}`);
+  const ds = await getJson(await fetch(`${base}/v1/datasets?name=houses`, { method: "POST", headers: { ...auth, "content-type": "text/csv" }, body: rows.join("\n") }));
+  step(`uploaded dataset ${ds.dataset_id}: ${ds.rows} rows, columns ${JSON.stringify(ds.columns)}`);
+  const t = await getJson(await fetch(`${base}/v1/train`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ dataset_id: ds.dataset_id, target: "price", model: { type: "linear_regression" }, name: "houses" }) }));
+  step(`training task ${t.task_id} accepted (${t.state})`);
+  const done = await getJson(await fetch(`${base}/v1/tasks/${t.task_id}?wait=60`, { headers: auth }));
+  step(`training ${done.state}: ${JSON.stringify(done.result?.model)} metrics ${JSON.stringify(done.result?.metrics)}`);
+  const p = await getJson(await fetch(`${base}/v1/predict`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "houses", instances: [{ sqft: 1500, rooms: 3, age: 10 }] }) }));
+  step(`sync prediction for 1500 sqft / 3 rooms / 10 years: ${JSON.stringify(p.predictions)}`);
+  const a = await getJson(await fetch(`${base}/v1/predict/async`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "houses@v1", instances: [{ sqft: 900, rooms: 2, age: 30 }] }) }));
+  const ar = await getJson(await fetch(`${base}/v1/tasks/${a.task_id}?wait=30`, { headers: auth }));
+  step(`async prediction task ${a.task_id}: ${ar.state} ${JSON.stringify(ar.result?.predictions)}`);
+  console.log(`\nthe stack keeps running; Ctrl-C stops it. Try:\n  curl -H "authorization: Bearer $TOKEN" ${base}/v1/tasks\n`);
+  if (process.argv.includes("--exit-after-demo")) await shutdown(done.state === "SUCCESS" && ar.state === "SUCCESS" ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(`stack failed: ${err instanceof Error ? err.message : err}`);
+  void shutdown(1);
+});
+

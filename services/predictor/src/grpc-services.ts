@@ -1,0 +1,29 @@
+import type { Registry } from "@millrace/artifacts";
+import type { PredictorServiceServer, RegistryServiceServer } from "@millrace/contracts";
+import { unary } from "@millrace/runtime";
+import type { Serving } from "./serving";
+
+const json = (v: unknown) => Buffer.from(JSON.stringify(v ?? null));
+
+export function predictorService(serving: Serving, backend: string): PredictorServiceServer {
+  return {
+    predict: unary(async (req) => {
+      const r = await serving.predict(req.tenant, req.model, req.instancesJson);
+      return { model: r.model, predictionsJson: json(r.predictions), probabilitiesJson: r.probabilities ? json(r.probabilities) : new Uint8Array(), backend: r.backend };
+    }),
+    explain: unary(async (req) => {
+      const r = await serving.explain(req.tenant, req.model, req.instancesJson);
+      return { model: r.model, explanationsJson: json(r.explanations), method: r.method };
+    }),
+    ping: unary(async () => ({ backend })),
+  };
+}
+
+export function registryService(registry: Registry): RegistryServiceServer {
+  return {
+    listModels: unary(async (req) => ({ models: await registry.listModels(req.tenant) })),
+    getModel: unary(async (req) => registry.getModel(req.tenant, req.name)),
+    getModelVersion: unary(async (req) => registry.getVersion(req.tenant, req.name, req.version)),
+    setAlias: unary(async (req) => registry.setAlias(req.tenant, req.name, req.alias, req.version)),
+  };
+}

@@ -1,0 +1,145 @@
+import { fileURLToPath } from "node:url";
+import { Registry } from "@millrace/artifacts";
+import { PredictorServiceService, RegistryServiceService, StatusServiceClient } from "@millrace/contracts";
+import { initBackend } from "@millrace/ml";
+import {
+  baseConfigSchema,
+  connectNats,
+  connectPostgres,
+  createLogger,
+  ensureTopology,
+  grpc,
+  GRPC_CHANNEL_OPTIONS,
+  loadConfig,
+  migrate,
+  onShutdown,
+  startGrpcServer,
+  startHealthServer,
+  stopGrpcServer,
+  systemClock,
+  Topology,
+  ValidationError,
+  z,
+  type Clock,
+  type Logger,
+} from "@millrace/runtime";
+import { Worker, type JobHandler } from "@millrace/worker";
+import { predictorService, registryService } from "./grpc-services";
+import { Serving } from "./serving";
+
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+export const configSchema = baseConfigSchema.extend({
+  PREDICTOR_LISTEN: z.string().default("127.0.0.1:50052"),
+  HEALTH_PORT: z.coerce.number().int().min(0).default(8082),
+  PREDICTOR_QUEUES: z.string().default("default,high,batch").transform(list),
+  PREDICTOR_KINDS: z.string().default("predict,explain").transform(list),
+  PREDICTOR_CONCURRENCY: z.coerce.number().int().positive().default(64),
+  MODEL_CACHE_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  MODEL_RESOLVE_TTL_MS: z.coerce.number().int().positive().default(5_000),
+  MAX_INSTANCES: z.coerce.number().int().positive().default(10_000),
+  JOB_ACK_WAIT_MS: z.coerce.number().int().positive().default(30_000),
+  ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
+  WORKER_ID: z.string().optional(),
+});
+export type PredictorConfig = z.infer<typeof configSchema>;
+
+export interface PredictorService {
+  grpcPort: number;
+  healthPort: number;
+  serving: Serving;
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/** Wires the predictor; tests call this in-process. */
+export async function startPredictor(config: PredictorConfig, deps: { clock?: Clock; logger?: Logger } = {}): Promise<PredictorService> {
+  const logger = deps.logger ?? createLogger("predictor", config.LOG_LEVEL);
+  const clock = deps.clock ?? systemClock;
+  const topo = new Topology(config.MILLRACE_NAMESPACE);
+  const backend = await initBackend(config.ML_BACKENDS as never);
+  logger.info({ backend: backend.backend, fallbacks: backend.fallbacks }, "numeric backend selected");
+  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "predictor", logger });
+  const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: 6, logger });
+  await migrate(pool, logger);
+  await ensureTopology(nc, topo, { ackWaitMs: config.JOB_ACK_WAIT_MS });
+  const js = nc.jetstream();
+  const registry = new Registry(pool, await js.views.os(topo.objectStore("models")), nc, topo.modelsChanged);
+  const serving = new Serving(registry, { cacheBytes: config.MODEL_CACHE_BYTES, maxInstances: config.MAX_INSTANCES, resolveTtlMs: config.MODEL_RESOLVE_TTL_MS }, clock, logger);
+  serving.listenForChanges(nc, topo.modelsChanged);
+  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+
+  const handlers: Record<string, JobHandler> = {
+    predict: async (ctx) => {
+      const p = ctx.job.payload;
+      if (p?.$case !== "predict") throw new ValidationError("predict job without a predict payload", { field: "payload" });
+      return serving.predict(ctx.job.tenant, p.value.model, p.value.instancesJson);
+    },
+    explain: async (ctx) => {
+      const p = ctx.job.payload;
+      if (p?.$case !== "explain") throw new ValidationError("explain job without an explain payload", { field: "payload" });
+      return serving.explain(ctx.job.tenant, p.value.model, p.value.instancesJson);
+    },
+  };
+  const worker = new Worker({
+    service: "predictor",
+    nc,
+    topo,
+    queues: config.PREDICTOR_QUEUES,
+    handlers: Object.fromEntries(Object.entries(handlers).filter(([k]) => config.PREDICTOR_KINDS.includes(k))),
+    concurrency: config.PREDICTOR_CONCURRENCY,
+    ackWaitMs: config.JOB_ACK_WAIT_MS,
+    logger,
+    clock,
+    workerId: config.WORKER_ID,
+    backend: backend.backend,
+    status,
+  });
+  await worker.start();
+
+  const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+  server.addService(PredictorServiceService, predictorService(serving, backend.backend));
+  server.addService(RegistryServiceService, registryService(registry));
+  const grpcPort = await startGrpcServer(server, config.PREDICTOR_LISTEN);
+  const health = await startHealthServer(config.HEALTH_PORT, {
+    nats: async () => {
+      await nc.flush();
+    },
+    postgres: async () => {
+      await pool.query("select 1");
+    },
+  });
+  logger.info({ grpc_port: grpcPort, health_port: health.port, worker_id: worker.workerId }, "predictor ready");
+  return {
+    grpcPort,
+    healthPort: health.port,
+    serving,
+    worker,
+    async close() {
+      await worker.drain(10_000);
+      await stopGrpcServer(server, 2_000);
+      health.server.close();
+      status.close();
+      await nc.drain().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(configSchema, process.env);
+  const logger = createLogger("predictor", config.LOG_LEVEL);
+  const svc = await startPredictor(config, { logger });
+  onShutdown(logger, () => svc.close());
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    createLogger("predictor").fatal({ err }, "predictor failed to start");
+    process.exit(1);
+  });
+}

@@ -1,0 +1,142 @@
+import { fileURLToPath } from "node:url";
+import { DatasetStore, Registry } from "@millrace/artifacts";
+import { StatusServiceClient } from "@millrace/contracts";
+import { initBackend, TrainingPool } from "@millrace/ml";
+import {
+  baseConfigSchema,
+  call,
+  connectNats,
+  connectPostgres,
+  createLogger,
+  ensureTopology,
+  grpc,
+  GRPC_CHANNEL_OPTIONS,
+  loadConfig,
+  migrate,
+  onShutdown,
+  startHealthServer,
+  systemClock,
+  Topology,
+  ValidationError,
+  z,
+  type Clock,
+  type Logger,
+} from "@millrace/runtime";
+import { Worker, type JobHandler } from "@millrace/worker";
+import { handlePipeline, handleTrain, type TrainingDeps } from "./training";
+
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+export const configSchema = baseConfigSchema.extend({
+  HEALTH_PORT: z.coerce.number().int().min(0).default(8084),
+  TRAINER_QUEUES: z.string().default("default,high,batch").transform(list),
+  TRAINER_KINDS: z.string().default("train,pipeline,maintenance").transform(list),
+  TRAINER_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  TRAINING_THREADS: z.coerce.number().int().positive().default(1),
+  // Recycle a training thread after this many jobs or this much heap (max-tasks-per-child).
+  THREAD_MAX_JOBS: z.coerce.number().int().positive().default(50),
+  THREAD_MAX_HEAP_MB: z.coerce.number().int().positive().default(1024),
+  JOB_ACK_WAIT_MS: z.coerce.number().int().positive().default(30_000),
+  CANCEL_GRACE_MS: z.coerce.number().int().positive().default(500),
+  ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
+  WORKER_ID: z.string().optional(),
+});
+export type TrainerConfig = z.infer<typeof configSchema>;
+
+export interface TrainerService {
+  worker: Worker;
+  backend: string;
+  healthPort: number;
+  close(): Promise<void>;
+}
+
+/** Wires the trainer; tests call this in-process. */
+export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock; logger?: Logger } = {}): Promise<TrainerService> {
+  const logger = deps.logger ?? createLogger("trainer", config.LOG_LEVEL);
+  const clock = deps.clock ?? systemClock;
+  const topo = new Topology(config.MILLRACE_NAMESPACE);
+  const backend = await initBackend(config.ML_BACKENDS as never);
+  logger.info({ backend: backend.backend, fallbacks: backend.fallbacks }, "numeric backend selected");
+  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "trainer", logger });
+  const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: 4, logger });
+  await migrate(pool, logger);
+  await ensureTopology(nc, topo, { ackWaitMs: config.JOB_ACK_WAIT_MS });
+  const js = nc.jetstream();
+  const datasets = new DatasetStore(pool, await js.views.os(topo.objectStore("datasets")));
+  const registry = new Registry(pool, await js.views.os(topo.objectStore("models")), nc, topo.modelsChanged);
+  const trainingPool = new TrainingPool({ size: config.TRAINING_THREADS, maxJobsPerThread: config.THREAD_MAX_JOBS, maxHeapMbPerThread: config.THREAD_MAX_HEAP_MB } as never);
+  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  const d: TrainingDeps = { datasets, registry, pool: trainingPool, abortGraceMs: config.CANCEL_GRACE_MS };
+
+  const handlers: Record<string, JobHandler> = {
+    train: (ctx) => handleTrain(d, ctx),
+    pipeline: (ctx) => handlePipeline(d, ctx),
+    maintenance: async (ctx) => {
+      const p = ctx.job.payload;
+      if (p?.$case !== "maintenance") throw new ValidationError("maintenance job without payload", { field: "payload" });
+      if (p.value.action === "cleanup_expired_results") {
+        const r = await call(status, status.purgeExpired, { limit: 100_000 }, 60_000, "status");
+        return { action: p.value.action, purged: r.purged };
+      }
+      throw new ValidationError(`unknown maintenance action ${p.value.action}`, { field: "action" });
+    },
+  };
+  const served = Object.fromEntries(Object.entries(handlers).filter(([k]) => config.TRAINER_KINDS.includes(k)));
+  const worker = new Worker({
+    service: "trainer",
+    nc,
+    topo,
+    queues: config.TRAINER_QUEUES,
+    handlers: served,
+    concurrency: config.TRAINER_CONCURRENCY,
+    ackWaitMs: config.JOB_ACK_WAIT_MS,
+    logger,
+    clock,
+    workerId: config.WORKER_ID,
+    backend: backend.backend,
+    status,
+    cancelGraceMs: config.CANCEL_GRACE_MS + 300,
+    policies: { train: { retry: { maxAttempts: 3 } }, pipeline: { retry: { maxAttempts: 3 } } },
+  });
+  await worker.start();
+  const health = await startHealthServer(config.HEALTH_PORT, {
+    nats: async () => {
+      await nc.flush();
+    },
+    postgres: async () => {
+      await pool.query("select 1");
+    },
+  });
+  logger.info({ worker_id: worker.workerId, kinds: worker.kinds, health_port: health.port }, "trainer ready");
+  return {
+    worker,
+    backend: backend.backend,
+    healthPort: health.port,
+    async close() {
+      await worker.drain(10_000);
+      await trainingPool.close();
+      health.server.close();
+      status.close();
+      await nc.drain().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(configSchema, process.env);
+  const logger = createLogger("trainer", config.LOG_LEVEL);
+  const svc = await startTrainer(config, { logger });
+  onShutdown(logger, () => svc.close());
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    createLogger("trainer").fatal({ err }, "trainer failed to start");
+    process.exit(1);
+  });
+}
