@@ -89,10 +89,14 @@ export class Topology {
     return `${this.subjectPrefix}millrace.cancel.${taskId}`;
   }
   get cancelWildcard(): string {
-    return `${this.subjectPrefix}millrace.cancel.*`;
+    return `${this.subjectPrefix}millrace.cancel.>`;
   }
   changedSubject(taskId: string): string {
     return `${this.subjectPrefix}millrace.changed.${taskId}`;
+  }
+  /** Core-NATS notice that a model version or alias changed (cache invalidation). */
+  get modelsChanged(): string {
+    return `${this.subjectPrefix}millrace.models.changed`;
   }
   get maxDeliveriesAdvisory(): string {
     return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.jobsStream}.*`;

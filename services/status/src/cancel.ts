@@ -3,6 +3,7 @@ import { CancelNotice, TaskState, type TaskEvent } from "@millrace/contracts";
 import { isTerminal, publishEvent, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { TaskRow } from "./projection";
 import { applyEvent, type ProjectionOptions } from "./projection";
+import { ORCHESTRATED_KINDS } from "./orchestrator";
 import type { TaskStore } from "./store";
 
 /**
@@ -33,8 +34,9 @@ export class Canceller {
     await this.pool.query("update tasks set cancel_requested = true, updated_at = now() where task_id = $1", [taskId]);
     this.nc.publish(this.topo.cancelSubject(taskId), notice);
     let result: TaskRow = { ...row, cancelRequested: true };
-    // Nothing runs a PENDING or RETRY-waiting task, so it is revoked right here.
-    if (row.state === TaskState.PENDING || row.state === TaskState.RETRY) {
+    // Nothing runs a PENDING or RETRY-waiting task, nor a parent (its children
+    // are cancelled below), so those are revoked right here.
+    if (row.state === TaskState.PENDING || row.state === TaskState.RETRY || (ORCHESTRATED_KINDS as readonly string[]).includes(row.kind)) {
       const ev = this.revokedEvent(row, now, reason);
       await publishEvent(this.nc.jetstream(), this.topo, ev);
       const next = applyEvent(result, ev, this.projection);

@@ -23,6 +23,7 @@ import {
 import { Canceller } from "./cancel";
 import { CreateBatcher } from "./create";
 import { DeadLetterWatcher } from "./dead-letter";
+import { Orchestrator } from "./orchestrator";
 import { Projector } from "./projector";
 import { Reconciler } from "./reconciler";
 import { statusService } from "./service";
@@ -38,6 +39,7 @@ export const configSchema = baseConfigSchema.extend({
   PURGE_EVERY_MS: z.coerce.number().int().positive().default(60_000),
   PROJECTION_BATCH_MAX: z.coerce.number().int().positive().default(500),
   JOB_ACK_WAIT_MS: z.coerce.number().int().positive().default(30_000),
+  ORCHESTRATOR_SWEEP_MS: z.coerce.number().int().positive().default(5_000),
 });
 export type StatusConfig = z.infer<typeof configSchema>;
 
@@ -64,8 +66,10 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   const store = new TaskStore(pool, clock);
   const creator = new CreateBatcher(store);
   const canceller = new Canceller(nc, pool, store, revocations, topo, clock, projection, logger);
-  const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger);
+  const orchestrator = new Orchestrator(nc, pool, store, canceller, topo, clock, logger, { sweepEveryMs: config.ORCHESTRATOR_SWEEP_MS });
+  const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger, (rows) => orchestrator.onCommitted(rows));
   await projector.start();
+  await orchestrator.start();
   const reconciler = new Reconciler(js, store, topo, logger, { afterMs: config.RECONCILE_AFTER_MS, everyMs: config.RECONCILE_EVERY_MS, purgeEveryMs: config.PURGE_EVERY_MS });
   reconciler.start();
   const deadLetters = new DeadLetterWatcher(nc, topo, clock, logger);
@@ -92,6 +96,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
     async close() {
       reconciler.stop();
       deadLetters.stop();
+      orchestrator.stop();
       await stopGrpcServer(server, 2_000);
       await projector.stop();
       health.server.close();

@@ -85,8 +85,25 @@ export interface MaintenanceJob {
 }
 
 export interface WorkflowJob {
-  /** The validated workflow description (chain / group / chord tree). */
-  spec: { [key: string]: any } | undefined;
+  /** The workflow as submitted, kept for display. */
+  spec:
+    | { [key: string]: any }
+    | undefined;
+  /**
+   * "chain": steps run one after another, each gets the previous result;
+   * "group": steps run in parallel, the result lists every result;
+   * "chord": a group, then `callback` with all the group's results.
+   */
+  type: string;
+  steps: Job[];
+  callback:
+    | Job
+    | undefined;
+  /**
+   * Fan-out that reports every child's outcome instead of failing on the
+   * first failure (train all products).
+   */
+  settleAll: boolean;
 }
 
 /**
@@ -1213,13 +1230,25 @@ export const MaintenanceJob: MessageFns<MaintenanceJob> = {
 };
 
 function createBaseWorkflowJob(): WorkflowJob {
-  return { spec: undefined };
+  return { spec: undefined, type: "", steps: [], callback: undefined, settleAll: false };
 }
 
 export const WorkflowJob: MessageFns<WorkflowJob> = {
   encode(message: WorkflowJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.spec !== undefined) {
       Struct.encode(Struct.wrap(message.spec), writer.uint32(10).fork()).join();
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    for (const v of message.steps) {
+      Job.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.callback !== undefined) {
+      Job.encode(message.callback, writer.uint32(34).fork()).join();
+    }
+    if (message.settleAll !== false) {
+      writer.uint32(40).bool(message.settleAll);
     }
     return writer;
   },
@@ -1245,6 +1274,38 @@ export const WorkflowJob: MessageFns<WorkflowJob> = {
             message.spec = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.steps.push(Job.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.callback = Job.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.settleAll = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1258,13 +1319,35 @@ export const WorkflowJob: MessageFns<WorkflowJob> = {
   },
 
   fromJSON(object: any): WorkflowJob {
-    return { spec: isObject(object.spec) ? object.spec : undefined };
+    return {
+      spec: isObject(object.spec) ? object.spec : undefined,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      steps: globalThis.Array.isArray(object?.steps) ? object.steps.map((e: any) => Job.fromJSON(e)) : [],
+      callback: isSet(object.callback) ? Job.fromJSON(object.callback) : undefined,
+      settleAll: isSet(object.settleAll)
+        ? globalThis.Boolean(object.settleAll)
+        : isSet(object.settle_all)
+        ? globalThis.Boolean(object.settle_all)
+        : false,
+    };
   },
 
   toJSON(message: WorkflowJob): unknown {
     const obj: any = {};
     if (message.spec !== undefined) {
       obj.spec = message.spec;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.steps?.length) {
+      obj.steps = message.steps.map((e) => Job.toJSON(e));
+    }
+    if (message.callback !== undefined) {
+      obj.callback = Job.toJSON(message.callback);
+    }
+    if (message.settleAll !== false) {
+      obj.settleAll = message.settleAll;
     }
     return obj;
   },
@@ -1275,6 +1358,12 @@ export const WorkflowJob: MessageFns<WorkflowJob> = {
   fromPartial(object: DeepPartial<WorkflowJob>): WorkflowJob {
     const message = createBaseWorkflowJob();
     message.spec = object.spec ?? undefined;
+    message.type = object.type ?? "";
+    message.steps = object.steps?.map((e) => Job.fromPartial(e)) || [];
+    message.callback = (object.callback !== undefined && object.callback !== null)
+      ? Job.fromPartial(object.callback)
+      : undefined;
+    message.settleAll = object.settleAll ?? false;
     return message;
   },
 };

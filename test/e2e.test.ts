@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, taskIn, type Stack } from "./harness";
+
+// y = 3*x1 - 2*x2 + 5 (+ tiny noise): a linear model should nail it.
+function csv(rows = 200): string {
+  const out = ["x1,x2,color,y"];
+  let s = 11;
+  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  for (let i = 0; i < rows; i++) {
+    const x1 = Math.round(r() * 1000) / 100;
+    const x2 = Math.round(r() * 1000) / 100;
+    out.push(`${x1},${x2},${i % 2 ? "red" : "blue"},${(3 * x1 - 2 * x2 + 5 + (r() - 0.5) * 0.01).toFixed(4)}`);
+  }
+  return out.join("\n");
+}
+
+describe("end to end: the five services as separate processes", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  }, 180_000);
+  afterAll(async () => stack?.stop());
+
+  it("upload → train → SUCCESS → async predict → sync predict, with 401, 400 and a cross-tenant 404", async () => {
+    // No token: 401, and the gateway says how to authenticate.
+    const anon = await stack.api("/v1/tasks/whatever");
+    expect(anon.status).toBe(401);
+
+    const up = await stack.api("/v1/datasets?name=lines", { method: "POST", tenant: "acme", headers: { "content-type": "text/csv" }, body: csv() });
+    expect(up.status).toBe(201);
+    expect(up.body.rows).toBe(200);
+    expect(up.body.columns.map((c: { name: string }) => c.name)).toEqual(["x1", "x2", "color", "y"]);
+    const datasetId = up.body.dataset_id;
+
+    // Bad input names the field and queues nothing.
+    const bad = await stack.api("/v1/train", { method: "POST", tenant: "acme", json: { dataset_id: datasetId, target: "nope", model: { type: "linear_regression" }, name: "lines" } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/target/);
+    const badType = await stack.api("/v1/train", { method: "POST", tenant: "acme", json: { dataset_id: datasetId, target: "y", model: { type: "quantum_forest" }, name: "lines" } });
+    expect(badType.status).toBe(400);
+    expect(JSON.stringify(badType.body)).toMatch(/model\.type/);
+
+    const train = await stack.api("/v1/train", { method: "POST", tenant: "acme", json: { dataset_id: datasetId, target: "y", model: { type: "linear_regression" }, name: "lines" } });
+    expect(train.status).toBe(202);
+    expect(train.body).toMatchObject({ state: "PENDING", status_url: `/v1/tasks/${train.body.task_id}` });
+    const trained = await taskIn(stack, "acme", train.body.task_id, ["SUCCESS", "FAILURE"], 120_000);
+    expect(trained.state, JSON.stringify(trained.error)).toBe("SUCCESS");
+    expect(trained.result.model).toEqual({ name: "lines", version: 1 });
+    expect(trained.result.metrics.r2).toBeGreaterThan(0.99);
+    expect(trained.result.fit_ms).toBeGreaterThan(0);
+    expect(trained.attempts).toBe(1);
+    expect(trained.started_at).toBeTruthy();
+    expect(trained.duration_ms).toBeGreaterThanOrEqual(0);
+
+    // Another tenant cannot see the task or the dataset.
+    expect((await stack.api(`/v1/tasks/${train.body.task_id}`, { tenant: "intruder" })).status).toBe(404);
+    expect((await stack.api(`/v1/datasets/${datasetId}`, { tenant: "intruder" })).status).toBe(404);
+
+    const asyncPredict = await stack.api("/v1/predict/async", { method: "POST", tenant: "acme", json: { model: "lines", instances: [{ x1: 1, x2: 1, color: "red" }, { x1: 2, x2: 0, color: "blue" }] } });
+    expect(asyncPredict.status).toBe(202);
+    const predicted = await taskIn(stack, "acme", asyncPredict.body.task_id, ["SUCCESS", "FAILURE"]);
+    expect(predicted.state, JSON.stringify(predicted.error)).toBe("SUCCESS");
+    expect(predicted.result.predictions[0]).toBeCloseTo(6, 1);
+    expect(predicted.result.predictions[1]).toBeCloseTo(11, 1);
+
+    const sync = await stack.api("/v1/predict", { method: "POST", tenant: "acme", json: { model: "lines@v1", instances: [{ x1: 0, x2: 0, color: "red" }] } });
+    expect(sync.status).toBe(200);
+    expect(sync.body.model).toEqual({ name: "lines", version: 1 });
+    expect(sync.body.predictions[0]).toBeCloseTo(5, 1);
+
+    const listed = await stack.api("/v1/tasks?limit=1", { tenant: "acme" });
+    expect(listed.status).toBe(200);
+    expect(listed.body.tasks).toHaveLength(1);
+    expect(listed.body.next_cursor).toBeTruthy();
+    const page2 = await stack.api(`/v1/tasks?limit=1&cursor=${encodeURIComponent(listed.body.next_cursor)}`, { tenant: "acme" });
+    expect(page2.body.tasks[0].task_id).not.toBe(listed.body.tasks[0].task_id);
+  }, 240_000);
+});

@@ -1,0 +1,162 @@
+// Starts Millrace services as separate OS processes for end-to-end and
+// failure tests, each run in its own namespace and database.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { connect, createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { dropDatabase } from "@millrace/runtime";
+import { testDatabaseUrl, testNatsUrl, waitFor } from "@millrace/testkit";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export type ServiceName = "status" | "gateway" | "trainer" | "predictor" | "scheduler";
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const a = srv.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      srv.close(() => res(port));
+    });
+    srv.once("error", rej);
+  });
+}
+
+export function signToken(secret: string, claims: Record<string, unknown>): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const head = b64({ alg: "HS256", typ: "JWT" });
+  const body = b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims });
+  return `${head}.${body}.${createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url")}`;
+}
+
+export interface Stack {
+  url: string;
+  ns: string;
+  databaseUrl: string;
+  natsUrl: string;
+  token(tenant: string): string;
+  env: Record<string, string>;
+  procs: Map<string, ChildProcess>;
+  logs: Map<string, string[]>;
+  start(name: ServiceName, extraEnv?: Record<string, string>, instance?: string): Promise<ChildProcess>;
+  kill(instance: string, signal?: NodeJS.Signals): Promise<void>;
+  api(path: string, init?: RequestInit & { tenant?: string; json?: unknown }): Promise<{ status: number; body: any; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: { services?: ServiceName[]; env?: Record<string, string>; perService?: Partial<Record<ServiceName, Record<string, string>>> } = {}): Promise<Stack> {
+  const ns = `e${randomBytes(4).toString("hex")}`;
+  const databaseUrl = testDatabaseUrl(`mr_e2e_${ns}`);
+  const natsUrl = testNatsUrl();
+  const secret = "e2e-secret";
+  const [port, statusGrpc, predictorGrpc, schedulerGrpc] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const env: Record<string, string> = {
+    NATS_URL: natsUrl,
+    DATABASE_URL: databaseUrl,
+    MILLRACE_NAMESPACE: ns,
+    JWT_SECRET: secret,
+    LOG_LEVEL: "info",
+    STATUS_GRPC_ADDR: `127.0.0.1:${statusGrpc}`,
+    STATUS_LISTEN: `127.0.0.1:${statusGrpc}`,
+    PREDICTOR_GRPC_ADDR: `127.0.0.1:${predictorGrpc}`,
+    PREDICTOR_LISTEN: `127.0.0.1:${predictorGrpc}`,
+    SCHEDULER_GRPC_ADDR: `127.0.0.1:${schedulerGrpc}`,
+    SCHEDULER_LISTEN: `127.0.0.1:${schedulerGrpc}`,
+    HEALTH_PORT: "0",
+    PORT: String(port),
+    ...opts.env,
+  };
+  const procs = new Map<string, ChildProcess>();
+  const logs = new Map<string, string[]>();
+  const url = `http://127.0.0.1:${port}`;
+
+  const stack: Stack = {
+    url,
+    ns,
+    databaseUrl,
+    natsUrl,
+    env,
+    procs,
+    logs,
+    token: (tenant) => signToken(secret, { sub: `user-${tenant}`, tenant }),
+    async start(name, extraEnv = {}, instance = name) {
+      const child = spawn(process.execPath, [join(root, "node_modules", "tsx", "dist", "cli.mjs"), join(root, "services", name, "src", "main.ts")], {
+        cwd: root,
+        env: { ...process.env, ...env, ...(opts.perService?.[name] ?? {}), ...extraEnv, WORKER_ID: `${instance}-${ns}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const buf: string[] = [];
+      logs.set(instance, buf);
+      child.stdout?.on("data", (d) => buf.push(String(d)));
+      child.stderr?.on("data", (d) => buf.push(String(d)));
+      procs.set(instance, child);
+      return child;
+    },
+    async kill(instance, signal = "SIGKILL") {
+      const p = procs.get(instance);
+      if (!p || p.exitCode !== null || p.signalCode) return;
+      const exited = new Promise((r) => p.once("exit", r));
+      p.kill(signal);
+      await exited;
+    },
+    async api(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (init.tenant !== undefined) headers.set("authorization", `Bearer ${stack.token(init.tenant)}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers.set("content-type", "application/json");
+        body = JSON.stringify(init.json);
+      }
+      const res = await fetch(url + path, { ...init, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async stop() {
+      await Promise.all([...procs.keys()].map((k) => stack.kill(k, "SIGKILL")));
+      await dropDatabase(databaseUrl).catch(() => undefined);
+    },
+  };
+  // Status first (the others call it), then the rest in parallel.
+  const services = opts.services ?? ["status", "predictor", "trainer", "scheduler", "gateway"];
+  if (services.includes("status")) {
+    await stack.start("status");
+    await waitFor(() => portOpen(statusGrpc), { timeoutMs: 60_000, what: "status service" });
+  }
+  for (const s of services.filter((x) => x !== "status")) await stack.start(s);
+  if (services.includes("gateway")) {
+    await waitFor(
+      async () => {
+        const r = await fetch(`${url}/readyz`).catch(() => undefined);
+        return r?.ok;
+      },
+      { timeoutMs: 90_000, what: `gateway ready (logs: ${(logs.get("gateway") ?? []).join("").slice(-2000)})` },
+    );
+  }
+  return stack;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.once("connect", () => (s.end(), res(true)));
+    s.once("error", () => res(false));
+  });
+}
+
+/** Polls a task through the API until it reaches one of `states`. */
+export async function taskIn(stack: Stack, tenant: string, taskId: string, states: string[], timeoutMs = 60_000): Promise<any> {
+  return waitFor(
+    async () => {
+      const r = await stack.api(`/v1/tasks/${taskId}`, { tenant });
+      return r.status === 200 && states.includes(r.body.state) ? r.body : undefined;
+    },
+    { timeoutMs, what: `task ${taskId} in ${states.join("/")}` },
+  );
+}
