@@ -23,6 +23,7 @@ import {
   type Logger,
 } from "@millrace/runtime";
 import { Worker, type JobHandler } from "@millrace/worker";
+import { handleForecast, handleTrainProduct } from "./forecasting";
 import { handlePipeline, handleTrain, type TrainingDeps } from "./training";
 
 const list = (s: string) =>
@@ -34,7 +35,7 @@ const list = (s: string) =>
 export const configSchema = baseConfigSchema.extend({
   HEALTH_PORT: z.coerce.number().int().min(0).default(8084),
   TRAINER_QUEUES: z.string().default("default,high,batch").transform(list),
-  TRAINER_KINDS: z.string().default("train,pipeline,maintenance").transform(list),
+  TRAINER_KINDS: z.string().default("train,pipeline,forecast,train_product,maintenance").transform(list),
   TRAINER_CONCURRENCY: z.coerce.number().int().positive().default(2),
   TRAINING_THREADS: z.coerce.number().int().positive().default(1),
   // Recycle a training thread after this many jobs or this much heap (max-tasks-per-child).
@@ -75,6 +76,8 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
   const handlers: Record<string, JobHandler> = {
     train: (ctx) => handleTrain(d, ctx),
     pipeline: (ctx) => handlePipeline(d, ctx),
+    forecast: (ctx) => handleForecast({ pool, clock }, ctx),
+    train_product: (ctx) => handleTrainProduct({ pool, clock }, ctx),
     maintenance: async (ctx) => {
       const p = ctx.job.payload;
       if (p?.$case !== "maintenance") throw new ValidationError("maintenance job without payload", { field: "payload" });
