@@ -2,8 +2,13 @@
 // serving path (row validation → fitted preprocessing → model).
 // Run: cd /work/main && npx tsx bench/predict-engine/run.ts
 
-import { loadModel, runPipeline, trainSpec, type DataFrame } from "../../packages/ml/src/index";
-import { createRng } from "../../packages/ml/src/rng";
+import { loadModel, runPipeline, trainSpec, type DataFrame } from "@millrace/ml";
+
+/** Park–Miller generator: the same rows on every run. */
+function createRng(seed: number): () => number {
+  let s = seed % 2147483647 || 1;
+  return () => (s = (s * 16807) % 2147483647) / 2147483647;
+}
 
 const N_TRAIN = 2000;
 const N_PREDICT = 10_000;
