@@ -136,8 +136,8 @@ async function main(): Promise<void> {
     PREDICTOR_GRPC_ADDR: `127.0.0.1:${predictorGrpc}`,
     SCHEDULER_GRPC_ADDR: `127.0.0.1:${schedulerGrpc}`,
   };
-  const tsx = join(root, "node_modules", ".bin", "tsx");
-  const svc = (name: string, extra: Record<string, string>, color: string) => run(name, tsx, [join(root, "services", name, "src", "main.ts")], { ...common, ...extra }, color);
+  // node --import tsx keeps each service one process (signals reach it directly).
+  const svc = (name: string, extra: Record<string, string>, color: string) => run(name, process.execPath, ["--import", "tsx", join(root, "services", name, "src", "main.ts")], { ...common, ...extra }, color);
   // Status first: the others call it.
   svc("status", { STATUS_LISTEN: `127.0.0.1:${statusGrpc}`, HEALTH_PORT: String(h1) }, COLORS[0]);
   if (!(await until(() => reachable("127.0.0.1", statusGrpc), 60_000))) throw new Error("status service did not start");

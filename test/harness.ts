@@ -2,7 +2,9 @@
 // failure tests, each run in its own namespace and database.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { dropDatabase } from "@millrace/runtime";
@@ -45,10 +47,10 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { services?: ServiceName[]; env?: Record<string, string>; perService?: Partial<Record<ServiceName, Record<string, string>>> } = {}): Promise<Stack> {
+export async function startStack(opts: { services?: ServiceName[]; env?: Record<string, string>; perService?: Partial<Record<ServiceName, Record<string, string>>>; natsUrl?: string } = {}): Promise<Stack> {
   const ns = `e${randomBytes(4).toString("hex")}`;
   const databaseUrl = testDatabaseUrl(`mr_e2e_${ns}`);
-  const natsUrl = testNatsUrl();
+  const natsUrl = opts.natsUrl ?? testNatsUrl();
   const secret = "e2e-secret";
   const [port, statusGrpc, predictorGrpc, schedulerGrpc] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const env: Record<string, string> = {
@@ -81,7 +83,8 @@ export async function startStack(opts: { services?: ServiceName[]; env?: Record<
     logs,
     token: (tenant) => signToken(secret, { sub: `user-${tenant}`, tenant }),
     async start(name, extraEnv = {}, instance = name) {
-      const child = spawn(process.execPath, [join(root, "node_modules", "tsx", "dist", "cli.mjs"), join(root, "services", name, "src", "main.ts")], {
+      // node --import tsx runs the service in this very process, so a SIGKILL hits it (the tsx CLI would fork a child).
+      const child = spawn(process.execPath, ["--import", "tsx", join(root, "services", name, "src", "main.ts")], {
         cwd: root,
         env: { ...process.env, ...env, ...(opts.perService?.[name] ?? {}), ...extraEnv, WORKER_ID: `${instance}-${ns}` },
         stdio: ["ignore", "pipe", "pipe"],
@@ -159,4 +162,26 @@ export async function taskIn(stack: Stack, tenant: string, taskId: string, state
     },
     { timeoutMs, what: `task ${taskId} in ${states.join("/")}` },
   );
+}
+
+/** A private nats-server this test may stop and restart (its own port and store). */
+export async function privateNats(): Promise<{ url: string; stop(signal?: NodeJS.Signals): Promise<void>; start(): Promise<void> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "millrace-nats-"));
+  let proc: ChildProcess | undefined;
+  const ctl = {
+    url: `nats://127.0.0.1:${port}`,
+    async start() {
+      proc = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "ignore" });
+      await waitFor(() => portOpen(port), { timeoutMs: 15_000, what: "private nats-server" });
+    },
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (!proc || proc.exitCode !== null || proc.signalCode) return;
+      const exited = new Promise((r) => proc!.once("exit", r));
+      proc.kill(signal);
+      await exited;
+    },
+  };
+  await ctl.start();
+  return ctl;
 }

@@ -1,0 +1,122 @@
+// Bearer-token authentication. HS256 with JWT_SECRET, or keys from JWKS_URL.
+// Verified tokens are cached by their string until they expire (bounded LRU):
+// the benchmark sends the same bearer thousands of times a second, and an
+// HMAC verify plus claim checks per request is the gateway's biggest fixed cost.
+import type { MiddlewareHandler } from "hono";
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { UnauthorizedError, type Clock } from "@millrace/runtime";
+import type { GatewayEnv } from "./context";
+
+export interface Principal {
+  tenant: string;
+  subject: string;
+}
+
+export interface AuthOptions {
+  secret?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  /** Entries kept in the verified-token cache; 0 disables it. */
+  cacheSize?: number;
+  clock: Clock;
+}
+
+export interface Authenticator {
+  verify(token: string): Promise<Principal>;
+  readonly cacheEntries: number;
+}
+
+interface CacheEntry extends Principal {
+  expMs: number;
+}
+
+// Tokens without `exp` are re-verified at least this often.
+const NO_EXP_CACHE_MS = 5 * 60_000;
+const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+function principalOf(payload: JWTPayload): Principal {
+  const tenantClaim = (payload as { tenant?: unknown }).tenant;
+  const tenant = typeof tenantClaim === "string" && tenantClaim ? tenantClaim : typeof payload.sub === "string" ? payload.sub : "";
+  if (!tenant) throw new UnauthorizedError("token carries neither a tenant nor a sub claim");
+  if (tenant.length > 128) throw new UnauthorizedError("tenant claim longer than 128 characters");
+  return { tenant, subject: typeof payload.sub === "string" ? payload.sub : tenant };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return "token expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim '${err.claim}' is not valid`;
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "token signature is not valid";
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return "token algorithm not allowed";
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return "no key matches the token";
+  return "token is not valid";
+}
+
+export function createAuthenticator(opts: AuthOptions): Authenticator {
+  const secret = opts.secret ? new TextEncoder().encode(opts.secret) : undefined;
+  const jwks = opts.jwksUrl ? createRemoteJWKSet(new URL(opts.jwksUrl)) : undefined;
+  const algorithms = [...(secret ? ["HS256"] : []), ...(jwks ? ASYMMETRIC : [])];
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (header.alg === "HS256" && secret) return secret;
+    if (jwks) return jwks(header, token);
+    throw new joseErrors.JOSEAlgNotAllowed("algorithm not allowed");
+  };
+  const max = opts.cacheSize ?? 10_000;
+  const cache = new Map<string, CacheEntry>();
+
+  return {
+    get cacheEntries() {
+      return cache.size;
+    },
+    async verify(token: string): Promise<Principal> {
+      const now = opts.clock.now();
+      const hit = cache.get(token);
+      if (hit) {
+        cache.delete(token);
+        if (hit.expMs > now) {
+          // Re-insert so the Map's order stays least-recently-used first.
+          cache.set(token, hit);
+          return hit;
+        }
+      }
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, getKey, {
+          algorithms,
+          issuer: opts.issuer,
+          audience: opts.audience,
+          currentDate: new Date(now),
+        }));
+      } catch (err) {
+        throw new UnauthorizedError(describe(err));
+      }
+      const principal = principalOf(payload);
+      if (max > 0) {
+        const expMs = typeof payload.exp === "number" ? payload.exp * 1000 : now + NO_EXP_CACHE_MS;
+        if (cache.size >= max) {
+          // Map keeps insertion order: the first key is the least recently used.
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+        cache.set(token, { ...principal, expMs });
+      }
+      return principal;
+    },
+  };
+}
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)\s*$/i;
+
+/** Requires a valid bearer token and records the caller's tenant on the context. */
+export function requireAuth(auth: Authenticator): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    if (!header) throw new UnauthorizedError("missing bearer token");
+    const m = BEARER.exec(header);
+    if (!m) throw new UnauthorizedError("authorization header is not a bearer token");
+    const p = await auth.verify(m[1]);
+    c.set("tenant", p.tenant);
+    c.set("subject", p.subject);
+    await next();
+  };
+}

@@ -1,0 +1,32 @@
+// The gateway's settings, validated once by main.ts and passed down typed.
+import { baseConfigSchema, z } from "@millrace/runtime";
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+export const gatewayConfigSchema = baseConfigSchema
+  .extend({
+    PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+    HOST: z.string().default("0.0.0.0"),
+    // HS256 shared secret. Required unless JWKS_URL is set.
+    JWT_SECRET: optionalString,
+    JWKS_URL: optionalString.pipe(z.string().url().optional()),
+    JWT_ISSUER: optionalString,
+    JWT_AUDIENCE: optionalString,
+    MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+    MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(100 * 1000 * 1000),
+    MAX_INSTANCES: z.coerce.number().int().positive().default(10_000),
+    SYNC_WAIT_MS: z.coerce.number().int().positive().default(60_000),
+    PUBLIC_URL: optionalString.pipe(z.string().url().optional()),
+    // Verified bearer tokens kept in memory (LRU) until they expire.
+    AUTH_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.JWT_SECRET && !c.JWKS_URL) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["JWT_SECRET"], message: "set JWT_SECRET (HS256) or JWKS_URL" });
+    }
+  });
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

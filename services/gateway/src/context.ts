@@ -1,0 +1,34 @@
+// What the gateway's routes are built from. main.ts connects the real things;
+// tests pass their own (fixtures, in-test gRPC servers).
+import type { JetStreamClient, NatsConnection } from "nats";
+import type { PredictorServiceClient, RegistryServiceClient, SchedulerServiceClient, StatusServiceClient } from "@millrace/contracts";
+import type { Clock, Logger, Pool, Topology } from "@millrace/runtime";
+import type { Authenticator } from "./auth";
+import type { GatewayConfig } from "./config";
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  logger: Logger;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  topo: Topology;
+  pool: Pool;
+  status: StatusServiceClient;
+  predictor: PredictorServiceClient;
+  registry: RegistryServiceClient;
+  scheduler: SchedulerServiceClient;
+  auth: Authenticator;
+  clock: Clock;
+  /** Aborted when the gateway drains: long polls and event streams end early. */
+  shutdown: AbortSignal;
+}
+
+/** Per-request values set by middleware and read by the request log. */
+export type GatewayEnv = {
+  Variables: {
+    tenant: string;
+    subject: string;
+    taskId?: string;
+    errorCode?: string;
+  };
+};

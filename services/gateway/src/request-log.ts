@@ -1,0 +1,24 @@
+// One log line per request: method, path, status, duration, tenant and the
+// task it touched. Headers are never logged (tokens stay out of the logs).
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "@millrace/runtime";
+import type { GatewayEnv } from "./context";
+
+export function requestLog(logger: Logger): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    const start = performance.now();
+    await next();
+    const status = c.res.status;
+    const line = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round((performance.now() - start) * 10) / 10,
+      tenant: c.get("tenant"),
+      task_id: c.get("taskId"),
+      code: c.get("errorCode"),
+    };
+    if (status >= 500) logger.error(line, "request");
+    else logger.info(line, "request");
+  };
+}

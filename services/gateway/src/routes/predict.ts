@@ -1,0 +1,61 @@
+// Prediction and explanation. The sync variants call the predictor over gRPC
+// (no queue) and splice its JSON bytes into the answer without re-parsing;
+// the async variants queue a predict/explain job.
+import { Hono, type Context } from "hono";
+import { call } from "@millrace/runtime";
+import type { GatewayDeps, GatewayEnv } from "../context";
+import { predictFields, predictPayload } from "../job-bodies";
+import { accepted, submitTask } from "../submit";
+import { checkInstances, jobOptions, jobOptionsShape, parseWith, readJsonObject } from "../validation";
+
+const predictBody = predictFields.extend(jobOptionsShape);
+
+const jsonOr = (bytes: Uint8Array | undefined, fallback: string): string =>
+  bytes && bytes.length ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8") : fallback;
+
+export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+
+  async function readRequest(c: Context<GatewayEnv>) {
+    const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
+    const b = parseWith(predictBody, raw);
+    const instances = checkInstances(b.instances, deps.config.MAX_INSTANCES);
+    return { raw, b, instancesJson: Buffer.from(JSON.stringify(instances)) };
+  }
+
+  for (const kind of ["predict", "explain"] as const) {
+    app.post(`/${kind}/async`, async (c) => {
+      const { raw, b, instancesJson } = await readRequest(c);
+      const s = await submitTask(deps, c, { kind, payload: predictPayload(kind, b.model, instancesJson), options: jobOptions(b), body: raw });
+      return accepted(deps, c, s);
+    });
+  }
+
+  app.post("/predict", async (c) => {
+    const { b, instancesJson } = await readRequest(c);
+    const r = await call(
+      deps.predictor,
+      deps.predictor.predict,
+      { tenant: c.get("tenant"), model: b.model, instancesJson, taskId: "" },
+      deps.config.SYNC_WAIT_MS,
+      "predictor",
+    );
+    const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
+    const probabilities = r.probabilitiesJson && r.probabilitiesJson.length ? `,"probabilities":${jsonOr(r.probabilitiesJson, "null")}` : "";
+    const backend = r.backend ? `,"backend":${JSON.stringify(r.backend)}` : "";
+    return c.body(`{"model":${model},"predictions":${jsonOr(r.predictionsJson, "[]")}${probabilities}${backend}}`, 200, {
+      "Content-Type": "application/json",
+    });
+  });
+
+  app.post("/explain", async (c) => {
+    const { b, instancesJson } = await readRequest(c);
+    const r = await call(deps.predictor, deps.predictor.explain, { tenant: c.get("tenant"), model: b.model, instancesJson }, deps.config.SYNC_WAIT_MS, "predictor");
+    const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
+    return c.body(`{"model":${model},"method":${JSON.stringify(r.method)},"explanations":${jsonOr(r.explanationsJson, "[]")}}`, 200, {
+      "Content-Type": "application/json",
+    });
+  });
+
+  return app;
+}

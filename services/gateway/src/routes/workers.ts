@@ -1,0 +1,56 @@
+// GET /v1/workers: live workers from their heartbeats in the `workers` KV
+// bucket (the bucket's TTL drops workers that died without saying so).
+import { Hono } from "hono";
+import type { KV } from "nats";
+import { WorkerHeartbeat } from "@millrace/contracts";
+import { DependencyUnavailableError } from "@millrace/runtime";
+import type { GatewayDeps, GatewayEnv } from "../context";
+
+export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  let bucket: Promise<KV> | undefined;
+  const kv = () => {
+    bucket ??= deps.js.views.kv(deps.topo.bucket("workers")).catch((err) => {
+      bucket = undefined;
+      throw new DependencyUnavailableError("the workers bucket is unavailable", { cause: err });
+    });
+    return bucket;
+  };
+
+  app.get("/workers", async (c) => {
+    const store = await kv();
+    const keys: string[] = [];
+    for await (const k of await store.keys()) keys.push(k);
+    const entries = await Promise.all(keys.map((k) => store.get(k)));
+    const workers = [];
+    for (const e of entries) {
+      if (!e || e.operation !== "PUT" || e.value.length === 0) continue;
+      let hb: WorkerHeartbeat;
+      try {
+        hb = WorkerHeartbeat.decode(e.value);
+      } catch {
+        continue;
+      }
+      workers.push({
+        id: hb.workerId || e.key,
+        host: hb.host,
+        service: hb.service,
+        pid: hb.pid,
+        queues: hb.queues,
+        kinds: hb.kinds,
+        backend: hb.backend,
+        in_flight: hb.inFlight,
+        processed: hb.processed,
+        failed: hb.failed,
+        rss_bytes: hb.rssBytes,
+        heap_used_bytes: hb.heapUsedBytes,
+        started_at: hb.startedAtMs ? new Date(hb.startedAtMs).toISOString() : null,
+        last_seen: new Date(hb.atMs || e.created.getTime()).toISOString(),
+      });
+    }
+    workers.sort((a, b) => a.id.localeCompare(b.id));
+    return c.json(workers);
+  });
+
+  return app;
+}

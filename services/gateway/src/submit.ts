@@ -1,0 +1,136 @@
+// The one path every task-creating request takes:
+//   validated body → Job → StatusService.CreateTask (the PENDING row is the
+//   record of truth) → publish on JetStream → 202 with the task's links.
+// Nothing is created or published before validation passes.
+import { createHash, randomUUID } from "node:crypto";
+import type { Context } from "hono";
+import type { Job, Task } from "@millrace/contracts";
+import {
+  DependencyUnavailableError,
+  IdempotencyConflictError,
+  MillraceError,
+  ValidationError,
+  call,
+  publishJob,
+  isTerminal,
+  stateName,
+  type JobKind,
+} from "@millrace/runtime";
+import type { GatewayDeps, GatewayEnv } from "./context";
+import { waitForTerminal } from "./status-watch";
+import { taskJson, taskLinks } from "./task-view";
+import { canonicalJson, type JobOptions } from "./validation";
+
+export interface SubmitSpec {
+  kind: JobKind;
+  payload: Job["payload"];
+  options: JobOptions;
+  name?: string;
+  parentId?: string;
+  concurrencyKey?: string;
+  /** The parsed request body; hashed with the method and path when an Idempotency-Key is sent. */
+  body: unknown;
+}
+
+export interface Submitted {
+  taskId: string;
+  task: Task | undefined;
+  /** The Idempotency-Key matched an earlier request: nothing new was created. */
+  existing: boolean;
+}
+
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
+
+function idempotency(c: Context<GatewayEnv>, body: unknown): { key: string; hash: string } {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return { key: "", hash: "" };
+  if (!IDEMPOTENCY_KEY_RE.test(key)) {
+    throw new ValidationError("Idempotency-Key: 1 to 255 visible ASCII characters", { field: "Idempotency-Key" });
+  }
+  // Only hashed when a key is sent: the common path does no crypto beyond the token check.
+  const hash = createHash("sha256").update(`${c.req.method}\n${c.req.path}\n${canonicalJson(body)}`).digest("hex");
+  return { key, hash };
+}
+
+export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec: SubmitSpec): Promise<Submitted> {
+  const { key, hash } = idempotency(c, spec.body);
+  const job: Job = {
+    taskId: randomUUID(),
+    tenant: c.get("tenant"),
+    kind: spec.kind,
+    queue: spec.options.queue,
+    createdAtMs: deps.clock.now(),
+    retry: spec.options.retry,
+    timeLimits: spec.options.timeLimits,
+    parentId: spec.parentId ?? "",
+    attemptBase: 0,
+    concurrencyKey: spec.concurrencyKey ?? "",
+    name: spec.name ?? "",
+    inputJson: Buffer.alloc(0),
+    generation: 0,
+    payload: spec.payload,
+  };
+
+  let created;
+  try {
+    created = await call(deps.status, deps.status.createTask, { job, idempotencyKey: key, requestHash: hash }, 5_000, "status");
+  } catch (err) {
+    // Client errors from the status service (a bad job) keep their status;
+    // anything else means the task could not be recorded: 503, nothing published.
+    if (err instanceof MillraceError && err.httpStatus < 500) throw err;
+    throw new DependencyUnavailableError("the status service could not record the task; retry later", { cause: err });
+  }
+  if (created.conflict) {
+    throw new IdempotencyConflictError(`Idempotency-Key '${key}' was already used with a different request`, { field: "Idempotency-Key" });
+  }
+  if (created.existing && created.task) {
+    c.set("taskId", created.task.taskId);
+    return { taskId: created.task.taskId, task: created.task, existing: true };
+  }
+  c.set("taskId", job.taskId);
+
+  try {
+    await publishJob(deps.js, deps.topo, job);
+  } catch (err) {
+    // The PENDING row exists, so the task is not lost: the status service's
+    // reconciler republishes tasks that stay PENDING with no event past its
+    // deadline (same Nats-Msg-Id, so a publish that did land is deduplicated).
+    // The client still gets its 202 and can poll as usual.
+    deps.logger.warn({ task_id: job.taskId, err: (err as Error).message }, "job publish failed; left for the reconciler");
+  }
+  return { taskId: job.taskId, task: created.task, existing: false };
+}
+
+export function locationOf(deps: GatewayDeps, taskId: string): string {
+  return `${deps.config.PUBLIC_URL?.replace(/\/$/, "") ?? ""}/v1/tasks/${taskId}`;
+}
+
+/** 202 with the task's id, state and links (and Location). */
+export function accepted(deps: GatewayDeps, c: Context<GatewayEnv>, s: Submitted): Response {
+  const state = s.existing && s.task ? stateName(s.task.state) : "PENDING";
+  const headers: Record<string, string> = { Location: locationOf(deps, s.taskId) };
+  if (s.existing) headers["Idempotent-Replayed"] = "true";
+  return c.json({ task_id: s.taskId, state, ...taskLinks(s.taskId) }, 202, headers);
+}
+
+/** Body for a task that finished (or did not) within a sync wait. */
+export function finishedOrAccepted(deps: GatewayDeps, c: Context<GatewayEnv>, task: Task, terminal: boolean): Response {
+  if (terminal) return c.json(taskJson(task), 200);
+  return c.json({ ...taskJson(task), ...taskLinks(task.taskId) }, 202, { Location: locationOf(deps, task.taskId) });
+}
+
+/** Aborts when the client goes away or the gateway drains. */
+export function requestSignals(deps: GatewayDeps, c: Context<GatewayEnv>): AbortSignal[] {
+  return [c.req.raw.signal, deps.shutdown];
+}
+
+/**
+ * The sync variants (pipelines/run, nodes/run, forecast): the task is created
+ * and queued like any other, then followed until terminal for up to
+ * SYNC_WAIT_MS. 200 with the task when it finished, else 202 with its links.
+ */
+export async function submitAndWait(deps: GatewayDeps, c: Context<GatewayEnv>, spec: SubmitSpec): Promise<Response> {
+  const s = await submitTask(deps, c, spec);
+  const task = await waitForTerminal(deps.status, c.get("tenant"), s.taskId, { timeoutMs: deps.config.SYNC_WAIT_MS, signals: requestSignals(deps, c) });
+  return finishedOrAccepted(deps, c, task, isTerminal(task.state));
+}
