@@ -103,7 +103,15 @@ describe("failure semantics through the real services", () => {
     await waitFor(async () => (await fetch(`${stack!.url}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 60_000, what: "gateway back" });
     const after = await taskIn(stack, "acme", queued, ["REVOKED", "SUCCESS", "FAILURE"]);
     expect(after.state).toBe("REVOKED");
+    // The restarted trainer took the queued job off the queue without running it:
+    // no STARTED was recorded and no model version was ever created.
+    const { connect } = await import("nats");
+    const nc = await connect({ servers: stack.natsUrl });
+    const jsm = await nc.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info(`${stack!.ns.toUpperCase()}_JOBS`)).state.messages === 0, { what: "queued job consumed" });
+    await nc.close();
     expect(after.started_at ?? null).toBeNull();
+    expect((await stack.api("/v1/models/slow", { tenant: "acme" })).status).toBe(404);
   }, 300_000);
 
   it("a job whose attempts all die lands in the dead-letter stream, fails with its history, and /retry re-queues it", async () => {

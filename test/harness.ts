@@ -155,13 +155,19 @@ function portOpen(port: number): Promise<boolean> {
 
 /** Polls a task through the API until it reaches one of `states`. */
 export async function taskIn(stack: Stack, tenant: string, taskId: string, states: string[], timeoutMs = 60_000): Promise<any> {
-  return waitFor(
-    async () => {
-      const r = await stack.api(`/v1/tasks/${taskId}`, { tenant });
-      return r.status === 200 && states.includes(r.body.state) ? r.body : undefined;
-    },
-    { timeoutMs, what: `task ${taskId} in ${states.join("/")}` },
-  );
+  let last: unknown;
+  try {
+    return await waitFor(
+      async () => {
+        const r = await stack.api(`/v1/tasks/${taskId}`, { tenant });
+        last = r.body;
+        return r.status === 200 && states.includes(r.body.state) ? r.body : undefined;
+      },
+      { timeoutMs, what: `task ${taskId} in ${states.join("/")}` },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last).slice(0, 1500)}`);
+  }
 }
 
 /** A private nats-server this test may stop and restart (its own port and store). */

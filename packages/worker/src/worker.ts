@@ -62,6 +62,8 @@ export interface WorkerOptions {
   /** How long a cancelled job may take to stop before it is forced. */
   cancelGraceMs?: number;
   heartbeatEveryMs?: number;
+  /** How often every consumer is re-checked (redeliveries ring no doorbell). */
+  sweepEveryMs?: number;
   random?: () => number;
 }
 
@@ -82,13 +84,11 @@ export class Worker {
   private readonly clock: Clock;
   private readonly running = new Map<string, Running>();
   private free: number;
-  private waiters: Array<() => void> = [];
   private stopping = false;
   private cancelSub?: Subscription;
   private heartbeatTimer?: NodeJS.Timeout;
   private workers?: KV;
   private revocations!: RevocationCache;
-  private loops: Promise<void>[] = [];
   private readonly startedAt: number;
   processed = 0;
   failed = 0;
@@ -127,56 +127,93 @@ export class Worker {
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.o.heartbeatEveryMs ?? 5_000);
     this.heartbeatTimer.unref();
-    for (const kind of this.kinds) for (const queue of this.o.queues) this.loops.push(this.pullLoop(kind, queue));
+    this.startPulling();
     this.o.logger.info({ worker_id: this.workerId, kinds: this.kinds, queues: this.o.queues, concurrency: this.o.concurrency }, "worker started");
   }
 
-  private async acquire(): Promise<void> {
-    while (this.free <= 0) await new Promise<void>((r) => this.waiters.push(r));
-    this.free -= 1;
-  }
-
-  private release(): void {
-    this.free += 1;
-    this.waiters.shift()?.();
-  }
-
   /**
-   * Fetches only as many jobs as there are free slots, so no job waits in a
-   * client buffer while its ack timer runs (which would redeliver it).
+   * Pull scheduling. A worker serves several (kind, queue) consumers with a
+   * fixed number of slots, and fetches only as many jobs as it has free slots,
+   * so no job waits in a client buffer while its ack timer runs (which would
+   * redeliver it). A consumer is fetched from when it is "ready": a core-NATS
+   * doorbell saw a job published on its subject, its last fetch came back
+   * full, or the periodic sweep (which finds redeliveries and delayed retries,
+   * since those ring no doorbell). Higher-priority queues are served first.
    */
-  private async pullLoop(kind: string, queue: string): Promise<void> {
-    const js = this.o.nc.jetstream();
-    let backoff = 100;
-    while (!this.stopping) {
-      try {
-        await this.acquire();
-        if (this.stopping) {
-          this.release();
-          break;
-        }
-        const consumer = await js.consumers.get(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue));
-        // Take the slot we hold plus any others free right now.
-        const extra = Math.max(0, this.free);
-        this.free -= extra;
-        const want = 1 + extra;
-        let got = 0;
-        const batch = await consumer.fetch({ max_messages: want, expires: 1_000 });
-        const tasks: Promise<void>[] = [];
-        for await (const m of batch) {
-          got += 1;
-          tasks.push(this.handle(m).finally(() => this.release()));
-        }
-        for (let i = got; i < want; i++) this.release();
-        backoff = 100;
-        void Promise.all(tasks);
-      } catch (err) {
-        this.release();
-        if (this.stopping) break;
-        this.o.logger.warn({ err: errorMessage(err), kind, queue }, "fetch failed; retrying");
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(5_000, backoff * 2);
+  private readonly ready = new Set<string>();
+  private readonly fetching = new Set<string>();
+  private order: { key: string; kind: string; queue: string }[] = [];
+  private sweepTimer?: NodeJS.Timeout;
+  private doorbells: Subscription[] = [];
+
+  private startPulling(): void {
+    const rank = (q: string) => (q === "high" ? 0 : q === "default" ? 1 : q === "batch" ? 3 : 2);
+    this.order = this.kinds
+      .flatMap((kind) => this.o.queues.map((queue) => ({ key: `${kind}|${queue}`, kind, queue })))
+      .sort((a, b) => rank(a.queue) - rank(b.queue));
+    for (const c of this.order) {
+      this.ready.add(c.key);
+      this.doorbells.push(
+        this.o.nc.subscribe(this.o.topo.jobSubject(c.kind, c.queue), {
+          callback: () => {
+            if (!this.ready.has(c.key)) {
+              this.ready.add(c.key);
+              this.pump();
+            }
+          },
+        }),
+      );
+    }
+    this.sweepTimer = setInterval(() => {
+      for (const c of this.order) this.ready.add(c.key);
+      this.pump();
+    }, this.o.sweepEveryMs ?? 1_000);
+    this.sweepTimer.unref();
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.free > 0) {
+      const next = this.order.find((c) => this.ready.has(c.key) && !this.fetching.has(c.key));
+      if (!next) return;
+      // Fetch for up to half the free slots, so one busy queue cannot starve the others.
+      const want = Math.max(1, Math.min(this.free, Math.ceil(this.o.concurrency / 2)));
+      this.free -= want;
+      this.ready.delete(next.key);
+      this.fetching.add(next.key);
+      void this.fetchFrom(next.kind, next.queue, next.key, want);
+    }
+  }
+
+  private release(n = 1): void {
+    this.free += n;
+    if (this.free >= this.o.concurrency) for (const w of this.idleWaiters.splice(0)) w();
+    this.pump();
+  }
+
+  private idleWaiters: Array<() => void> = [];
+
+  private async fetchFrom(kind: string, queue: string, key: string, want: number): Promise<void> {
+    let got = 0;
+    try {
+      // no_wait: the server answers at once with what is there, so an empty
+      // consumer never holds a slot. (The newer consumer.fetch needs a 1 s expiry.)
+      const batch = this.o.nc.jetstream().fetch(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue), { batch: want, no_wait: true });
+      for await (const m of batch) {
+        got += 1;
+        void this.handle(m)
+          .catch((err) => this.o.logger.error({ err: errorMessage(err) }, "job handling failed"))
+          .finally(() => this.release());
       }
+      // A full batch means there may be more waiting.
+      if (got === want) this.ready.add(key);
+    } catch (err) {
+      if (!this.stopping) {
+        this.o.logger.warn({ err: errorMessage(err), kind, queue }, "fetch failed; the sweep will retry");
+      }
+    } finally {
+      this.fetching.delete(key);
+      this.release(want - got);
     }
   }
 
@@ -371,12 +408,14 @@ export class Worker {
    */
   async drain(graceMs = 10_000): Promise<void> {
     this.stopping = true;
-    for (const w of this.waiters.splice(0)) w();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const d of this.doorbells) d.unsubscribe();
     const deadline = Date.now() + graceMs;
     while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const r of this.running.values()) r.abort.abort(new WorkerShutdownError());
     while (this.running.size) await new Promise((r) => setTimeout(r, 20));
-    await Promise.race([Promise.all(this.loops), new Promise((r) => setTimeout(r, 1_500))]);
+    // Outstanding fetches end within their 1 s expiry.
+    if (this.free < this.o.concurrency) await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, 1_500))]);
     this.cancelSub?.unsubscribe();
     this.revocations?.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);

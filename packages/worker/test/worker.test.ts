@@ -191,4 +191,19 @@ describe("worker (real NATS)", () => {
     await publishJob(fx.nc.jetstream(), fx.topo, job("hard-2"));
     await waitFor(async () => (await states(fx, "hard-2")).includes(TaskState.SUCCESS));
   });
+
+  it("serves many consumers with few slots and picks every job up promptly (no starvation)", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    collect(fx);
+    await fx.nc.flush();
+    const h = async () => "ok";
+    worker = new Worker({ service: "test", nc: fx.nc, topo: fx.topo, queues: ["default", "high", "batch"], handlers: { train: h, pipeline: h, forecast: h, train_product: h, maintenance: h }, concurrency: 2, ackWaitMs: 2_000, logger });
+    await worker.start();
+    for (let i = 0; i < 6; i++) {
+      const id = `slots-${i}`;
+      await publishJob(fx.nc.jetstream(), fx.topo, job(id, { kind: i % 2 ? "train" : "maintenance", queue: ["default", "high", "batch"][i % 3] }));
+      // Well under the 1 s a fetch would hold a slot if consumers were polled in turn.
+      await waitFor(async () => (await states(fx, id)).includes(TaskState.SUCCESS), { timeoutMs: 5_000, what: id });
+    }
+  });
 });
