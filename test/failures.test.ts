@@ -100,6 +100,7 @@ describe("failure semantics through the real services", () => {
     await stack.start("status");
     await stack.start("gateway");
     await stack.start("trainer");
+    await stack.start("predictor");
     await waitFor(async () => (await fetch(`${stack!.url}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 60_000, what: "gateway back" });
     const after = await taskIn(stack, "acme", queued, ["REVOKED", "SUCCESS", "FAILURE"]);
     expect(after.state).toBe("REVOKED");
@@ -111,7 +112,12 @@ describe("failure semantics through the real services", () => {
     await waitFor(async () => (await jsm.streams.info(`${stack!.ns.toUpperCase()}_JOBS`)).state.messages === 0, { what: "queued job consumed" });
     await nc.close();
     expect(after.started_at ?? null).toBeNull();
-    expect((await stack.api("/v1/models/slow", { tenant: "acme" })).status).toBe(404);
+    // (the predictor serves the registry; wait until it answers at all)
+    const models = await waitFor(async () => {
+      const r = await stack!.api("/v1/models/slow", { tenant: "acme" });
+      return r.status === 503 ? undefined : r;
+    });
+    expect(models.status).toBe(404);
   }, 300_000);
 
   it("a job whose attempts all die lands in the dead-letter stream, fails with its history, and /retry re-queues it", async () => {
