@@ -199,12 +199,17 @@ export class Worker {
       // no_wait: the server answers at once with what is there, so an empty
       // consumer never holds a slot. (The newer consumer.fetch needs a 1 s expiry.)
       const batch = this.o.nc.jetstream().fetch(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue), { batch: want, no_wait: true });
+      // A no-wait pull that got part of its batch can be left open by the
+      // server; end it ourselves rather than hold its slots forever.
+      const guard = setTimeout(() => batch.stop(), 1_000);
+      guard.unref();
       for await (const m of batch) {
         got += 1;
         void this.handle(m)
           .catch((err) => this.o.logger.error({ err: errorMessage(err) }, "job handling failed"))
           .finally(() => this.release());
       }
+      clearTimeout(guard);
       // A full batch means there may be more waiting.
       if (got === want) this.ready.add(key);
     } catch (err) {
