@@ -16,6 +16,10 @@ export const gatewayConfigSchema = baseConfigSchema
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
     MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+    // Sync POST /v1/predict and /v1/explain: MAX_INSTANCES rows must fit (10,000
+    // rows of 10 numeric features are ~1.1 MB of JSON, over MAX_BODY_BYTES).
+    // The async variants go through NATS and keep MAX_BODY_BYTES.
+    MAX_PREDICT_BODY_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
     MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(100 * 1000 * 1000),
     MAX_INSTANCES: z.coerce.number().int().positive().default(10_000),
     SYNC_WAIT_MS: z.coerce.number().int().positive().default(60_000),

@@ -34,7 +34,20 @@ async function trainProduct(d: ForecastingDeps, ctx: JobContext, sku: string) {
      on conflict (tenant, product_sku) do update set status = 'training', training_task_id = $3, updated_at = now()`,
     [ctx.job.tenant, sku, ctx.job.taskId],
   );
-  const model = await fitForecasterAsync(rows, { signal: ctx.signal });
+  let model: FittedForecaster;
+  try {
+    model = await fitForecasterAsync(rows, { signal: ctx.signal });
+  } catch (err) {
+    // Not left "training" forever: the SKU keeps serving its previous model, if any.
+    await d.pool
+      .query(
+        `update product_models set status = case when model is null then 'failed' else 'trained' end, updated_at = now()
+         where tenant = $1 and product_sku = $2 and training_task_id = $3`,
+        [ctx.job.tenant, sku, ctx.job.taskId],
+      )
+      .catch(() => undefined);
+    throw err;
+  }
   const fitMs = Math.round(performance.now() - t0);
   const r = await d.pool.query(
     `update product_models set status = 'trained', model_version = model_version + 1, model = $3, method = $4, accuracy = $5,

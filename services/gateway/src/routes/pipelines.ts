@@ -6,7 +6,7 @@
 // validatePipeline against its dataset's schema (from the datasets table), so
 // a bad node, parameter or column is a 400 naming e.g. pipeline[3].input.columns[1].
 import { Hono, type Context } from "hono";
-import { NODE_TYPES, validatePipeline } from "@millrace/ml";
+import { NODE_TYPES, PipelineValidationError, validatePipeline } from "@millrace/ml";
 import { ValidationError } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { requireDataset, type DatasetRow } from "../dataset-store";
@@ -41,6 +41,36 @@ async function sourceDataset(deps: GatewayDeps, tenant: string, node: PipelineNo
   return requireDataset(deps.pool, tenant, id, field);
 }
 
+/**
+ * A lone node's parameters (types, enums, ranges) and the columns it names,
+ * checked against the dataset before anything is queued, so a bad value is a
+ * 400 like in a pipeline rather than a task that fails. validatePipeline checks
+ * every node's parameters before the pipeline's structure, so a lone node's own
+ * problems surface first and the structural complaint (no model node) that
+ * follows them is expected and ignored; a model node is validated in full.
+ */
+function checkLoneNode(node: PipelineNode, ds: DatasetRow): void {
+  try {
+    validatePipeline({ pipeline_name: "node", pipeline: [node] }, ds.columns);
+  } catch (err) {
+    const field = (err as { field?: unknown }).field;
+    if (!(err instanceof PipelineValidationError) || typeof field !== "string" || !field.startsWith("pipeline[0].")) throw err;
+    const own = field.slice("pipeline[0].".length);
+    if (own.startsWith("input") || node.node_type === "model") {
+      throw new ValidationError(`${own}: ${err.message.replace(/^pipeline\[0\]\.\S*:\s*/, "")}`, { field: own });
+    }
+  }
+  const names = new Set(ds.columns.map((c) => c.name));
+  const cols = node.input.columns;
+  if (Array.isArray(cols)) {
+    cols.forEach((col, i) => {
+      if (typeof col === "string" && !names.has(col)) {
+        throw new ValidationError(`input.columns[${i}]: column '${col}' does not exist (columns: ${[...names].slice(0, 20).join(", ")})`, { field: `input.columns[${i}]` });
+      }
+    });
+  }
+}
+
 export function pipelineRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
 
@@ -72,7 +102,8 @@ export function pipelineRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       nodes = [node];
     } else {
       if (!b.dataset_id) throw new ValidationError("dataset_id: the dataset to run the node on is required", { field: "dataset_id" });
-      await requireDataset(deps.pool, c.get("tenant"), b.dataset_id, "dataset_id");
+      const ds = await requireDataset(deps.pool, c.get("tenant"), b.dataset_id, "dataset_id");
+      checkLoneNode(node, ds);
       nodes = [{ node_type: "dataset", input: { dataset_id: b.dataset_id } }, node];
     }
     return { kind: "pipeline", payload: pipelinePayload(b.pipeline_name, nodes, true), options: jobOptions(b), name: b.pipeline_name, body: raw };

@@ -16,8 +16,8 @@ const jsonOr = (bytes: Uint8Array | undefined, fallback: string): string =>
 export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
 
-  async function readRequest(c: Context<GatewayEnv>) {
-    const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
+  async function readRequest(c: Context<GatewayEnv>, limit = deps.config.MAX_BODY_BYTES) {
+    const raw = await readJsonObject(c, limit);
     const b = parseWith(predictBody, raw);
     const instances = checkInstances(b.instances, deps.config.MAX_INSTANCES);
     return { raw, b, instancesJson: Buffer.from(JSON.stringify(instances)) };
@@ -32,7 +32,7 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   }
 
   app.post("/predict", async (c) => {
-    const { b, instancesJson } = await readRequest(c);
+    const { b, instancesJson } = await readRequest(c, Math.max(deps.config.MAX_BODY_BYTES, deps.config.MAX_PREDICT_BODY_BYTES));
     const r = await call(
       deps.predictor,
       deps.predictor.predict,
@@ -49,7 +49,7 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   });
 
   app.post("/explain", async (c) => {
-    const { b, instancesJson } = await readRequest(c);
+    const { b, instancesJson } = await readRequest(c, Math.max(deps.config.MAX_BODY_BYTES, deps.config.MAX_PREDICT_BODY_BYTES));
     const r = await call(deps.predictor, deps.predictor.explain, { tenant: c.get("tenant"), model: b.model, instancesJson }, deps.config.SYNC_WAIT_MS, "predictor");
     const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
     return c.body(`{"model":${model},"method":${JSON.stringify(r.method)},"explanations":${jsonOr(r.explanationsJson, "[]")}}`, 200, {
