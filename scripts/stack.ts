@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   if (!(await until(() => reachable("127.0.0.1", statusGrpc), 60_000))) throw new Error("status service did not start");
   svc("predictor", { PREDICTOR_LISTEN: `127.0.0.1:${predictorGrpc}`, HEALTH_PORT: String(h2) }, COLORS[1]);
   svc("trainer", { HEALTH_PORT: String(h3) }, COLORS[2]);
-  svc("scheduler", { SCHEDULER_LISTEN: `127.0.0.1:${schedulerGrpc}`, HEALTH_PORT: String(h4) }, COLORS[3]);
+  svc("scheduler", { HEALTH_PORT: String(h4) }, COLORS[3]);
   svc("gateway", { PORT: String(port) }, COLORS[4]);
   const ready = await until(async () => {
     try {

@@ -64,7 +64,6 @@ export async function startStack(opts: { services?: ServiceName[]; env?: Record<
     PREDICTOR_GRPC_ADDR: `127.0.0.1:${predictorGrpc}`,
     PREDICTOR_LISTEN: `127.0.0.1:${predictorGrpc}`,
     SCHEDULER_GRPC_ADDR: `127.0.0.1:${schedulerGrpc}`,
-    SCHEDULER_LISTEN: `127.0.0.1:${schedulerGrpc}`,
     HEALTH_PORT: "0",
     PORT: String(port),
     ...opts.env,

@@ -36,6 +36,7 @@ const list = (s: string) =>
 export const configSchema = baseConfigSchema.extend({
   PREDICTOR_LISTEN: z.string().default("127.0.0.1:50052"),
   HEALTH_PORT: z.coerce.number().int().min(0).default(8082),
+  HEALTH_HOST: z.string().default("0.0.0.0"),
   PREDICTOR_QUEUES: z.string().default("default,high,batch").transform(list),
   PREDICTOR_KINDS: z.string().default("predict,explain").transform(list),
   PREDICTOR_CONCURRENCY: z.coerce.number().int().positive().default(64),
@@ -112,7 +113,7 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
     postgres: async () => {
       await pool.query("select 1");
     },
-  });
+  }, config.HEALTH_HOST);
   logger.info({ grpc_port: grpcPort, health_port: health.port, worker_id: worker.workerId }, "predictor ready");
   return {
     grpcPort,

@@ -32,6 +32,7 @@ import { TaskStore } from "./store";
 export const configSchema = baseConfigSchema.extend({
   STATUS_LISTEN: z.string().default("127.0.0.1:50051"),
   HEALTH_PORT: z.coerce.number().int().min(0).default(8081),
+  HEALTH_HOST: z.string().default("0.0.0.0"),
   RESULT_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
   IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
   RECONCILE_AFTER_MS: z.coerce.number().int().positive().default(30_000),
@@ -85,7 +86,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
     postgres: async () => {
       await pool.query("select 1");
     },
-  });
+  }, config.HEALTH_HOST);
   logger.info({ grpc_port: grpcPort, health_port: health.port, namespace: topo.ns || "(default)" }, "status service ready");
 
   return {

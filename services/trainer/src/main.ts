@@ -34,6 +34,7 @@ const list = (s: string) =>
 
 export const configSchema = baseConfigSchema.extend({
   HEALTH_PORT: z.coerce.number().int().min(0).default(8084),
+  HEALTH_HOST: z.string().default("0.0.0.0"),
   TRAINER_QUEUES: z.string().default("default,high,batch").transform(list),
   TRAINER_KINDS: z.string().default("train,pipeline,forecast,train_product,maintenance").transform(list),
   TRAINER_CONCURRENCY: z.coerce.number().int().positive().default(2),
@@ -113,7 +114,7 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
     postgres: async () => {
       await pool.query("select 1");
     },
-  });
+  }, config.HEALTH_HOST);
   logger.info({ worker_id: worker.workerId, kinds: worker.kinds, health_port: health.port }, "trainer ready");
   return {
     worker,
