@@ -250,44 +250,72 @@ export class Orchestrator {
     this.logger.info({ task_id: wf.parent_id, state, type: wf.type }, "workflow finished");
   }
 
-  /** Called after the projection committed terminal states of children. */
-  async onChildTerminal(parentId: string, childId: string): Promise<void> {
+  // Finished children waiting to be folded into their parent, per parent. One
+  // fold runs per parent at a time, so a fan-out of 1,000 children takes a
+  // handful of transactions instead of 1,000 contending for one row lock.
+  private readonly queued = new Map<string, Set<string>>();
+  private readonly advancing = new Set<string>();
+
+  private enqueue(parentId: string, childId: string): void {
+    let set = this.queued.get(parentId);
+    if (!set) this.queued.set(parentId, (set = new Set()));
+    set.add(childId);
+    this.kick(parentId);
+  }
+
+  private kick(parentId: string): void {
+    if (this.advancing.has(parentId) || !this.queued.get(parentId)?.size) return;
+    this.advancing.add(parentId);
+    const ids = [...this.queued.get(parentId)!];
+    this.queued.delete(parentId);
+    void this.advance(parentId, ids)
+      .catch((err) => this.logger.warn({ task_id: parentId, children: ids.length, err: errorMessage(err) }, "could not advance workflow; the sweep will retry"))
+      .finally(() => {
+        this.advancing.delete(parentId);
+        this.kick(parentId);
+      });
+  }
+
+  /** Folds finished children into their parent: next step, callback, or outcome. */
+  async advance(parentId: string, childIds: string[]): Promise<void> {
     const client = await this.pool.connect();
+    let cancelSiblings: { tenant: string; ids: string[]; because: string } | undefined;
     try {
       await client.query("begin");
       const wf = await this.lock(client, parentId);
-      if (!wf || wf.done || wf.results[childId] || wf.children[childId] === undefined) {
+      const fresh = wf && !wf.done ? childIds.filter((id) => !wf.results[id] && wf.children[id] !== undefined) : [];
+      const rows = fresh.length ? await this.store.readRows(client, [...fresh, parentId]) : new Map<string, TaskRow>();
+      const parent = rows.get(parentId);
+      const finished = fresh
+        .map((id) => rows.get(id))
+        .filter((r): r is TaskRow => !!r && isTerminal(r.state))
+        .sort((a, b) => wf.children[a.taskId] - wf.children[b.taskId]);
+      if (!wf || !parent || !finished.length) {
         await client.query("commit");
         return;
       }
-      const child = await this.store.get(wf.tenant, childId);
-      if (!isTerminal(child.state)) {
-        await client.query("commit");
-        return;
-      }
-      const parent = await this.store.get(wf.tenant, parentId);
-      const stateName = TaskState[child.state] as string;
-      wf.results[childId] = { state: stateName, result: child.result ?? undefined, error: child.error ?? undefined };
-      const index = wf.children[childId];
-      if (parent.cancelRequested || isTerminal(parent.state)) {
-        wf.done = true;
-        await this.save(client, wf);
-      } else if (child.state !== TaskState.SUCCESS && !wf.settle_all) {
-        const e = child.error;
-        await this.finish(client, wf, parent, TaskState.FAILURE, {
-          error: { type: e?.type || "ChildFailed", message: `${index === -1 ? "callback" : `step ${index}`} (${childId}) ${stateName.toLowerCase()}: ${e?.message ?? ""}`, code: e?.code || "CHILD_FAILED", retryable: false },
-          result: this.summary(wf),
-        });
-        await client.query("commit");
-        // Siblings still running are no longer needed.
-        for (const [id] of Object.entries(wf.children)) {
-          if (id !== childId && !wf.results[id]) await this.canceller.cancel(wf.tenant, id, `sibling ${childId} failed`).catch(() => undefined);
+      for (const child of finished) {
+        const stateName = TaskState[child.state] as string;
+        wf.results[child.taskId] = { state: stateName, result: child.result ?? undefined, error: child.error ?? undefined };
+        const index = wf.children[child.taskId];
+        if (parent.cancelRequested || isTerminal(parent.state)) {
+          wf.done = true;
+          break;
         }
-        return;
-      } else if (wf.type === "chain" && index >= 0 && index + 1 < wf.steps.length) {
-        await this.launch(client, wf, parent, index + 1, Buffer.from(JSON.stringify(child.result ?? null)));
-        await this.progress(client, wf, parent);
-      } else {
+        if (child.state !== TaskState.SUCCESS && !wf.settle_all) {
+          const e = child.error;
+          await this.finish(client, wf, parent, TaskState.FAILURE, {
+            error: { type: e?.type || "ChildFailed", message: `${index === -1 ? "callback" : `step ${index}`} (${child.taskId}) ${stateName.toLowerCase()}: ${e?.message ?? ""}`, code: e?.code || "CHILD_FAILED", retryable: false },
+            result: this.summary(wf),
+          });
+          // Siblings still running are no longer needed.
+          cancelSiblings = { tenant: wf.tenant, ids: Object.keys(wf.children).filter((id) => id !== child.taskId && !wf.results[id]), because: child.taskId };
+          break;
+        }
+        if (wf.type === "chain" && index >= 0 && index + 1 < wf.steps.length) {
+          await this.launch(client, wf, parent, index + 1, Buffer.from(JSON.stringify(child.result ?? null)));
+          continue;
+        }
         const groupDone = wf.steps.every((_, i) => Object.entries(wf.children).some(([id, j]) => j === i && wf.results[id]));
         if (wf.type === "chord" && groupDone && !wf.callback_id) {
           const ordered = Object.entries(wf.children)
@@ -295,13 +323,13 @@ export class Orchestrator {
             .sort((a, b) => a[1] - b[1])
             .map(([id]) => wf.results[id]?.result ?? null);
           await this.launch(client, wf, parent, -1, Buffer.from(JSON.stringify(ordered)));
-          await this.progress(client, wf, parent);
         } else if (groupDone && (wf.type !== "chord" || (wf.callback_id && wf.results[wf.callback_id]))) {
           await this.finish(client, wf, parent, TaskState.SUCCESS, { result: this.summary(wf) });
-        } else {
-          await this.progress(client, wf, parent);
+          break;
         }
       }
+      if (wf.done) await this.save(client, wf);
+      else await this.progress(client, wf, parent);
       await client.query("commit");
     } catch (err) {
       await client.query("rollback").catch(() => undefined);
@@ -309,15 +337,14 @@ export class Orchestrator {
     } finally {
       client.release();
     }
+    if (cancelSiblings) {
+      for (const id of cancelSiblings.ids) await this.canceller.cancel(cancelSiblings.tenant, id, `sibling ${cancelSiblings.because} failed`).catch(() => undefined);
+    }
   }
 
   /** Hook for the projector: children that just reached a terminal state. */
   onCommitted(rows: { taskId: string; state: number; parentId: string | null }[]): void {
-    for (const r of rows) {
-      if (r.parentId && isTerminal(r.state)) {
-        void this.onChildTerminal(r.parentId, r.taskId).catch((err) => this.logger.warn({ task_id: r.parentId, child: r.taskId, err: errorMessage(err) }, "could not advance workflow; the sweep will retry"));
-      }
-    }
+    for (const r of rows) if (r.parentId && isTerminal(r.state)) this.enqueue(r.parentId, r.taskId);
   }
 
   /** Re-checks running parents whose children finished (a missed trigger). */
@@ -326,7 +353,7 @@ export class Orchestrator {
       `select w.parent_id, t.task_id from workflows w join tasks t on t.parent_id = w.parent_id
        where not w.done and t.state in ('SUCCESS','FAILURE','REVOKED') and not (w.results ? t.task_id) limit 500`,
     );
-    for (const x of r.rows) await this.onChildTerminal(x.parent_id, x.task_id);
+    for (const x of r.rows) this.enqueue(x.parent_id, x.task_id);
   }
 }
 

@@ -237,8 +237,13 @@ export class TaskStore {
 
   /** Locks the rows of a batch (sorted ids avoid deadlocks between replicas). */
   async lockRows(client: PoolClient, taskIds: string[]): Promise<Map<string, TaskRow>> {
+    return this.readRows(client, taskIds, true);
+  }
+
+  /** Reads rows on a given connection (inside its transaction). */
+  async readRows(client: PoolClient, taskIds: string[], forUpdate = false): Promise<Map<string, TaskRow>> {
     const ids = [...new Set(taskIds)].sort();
-    const r = await client.query(`select ${COLUMNS} from tasks where task_id = any($1) order by task_id for update`, [ids]);
+    const r = await client.query(`select ${COLUMNS} from tasks where task_id = any($1) order by task_id${forUpdate ? " for update" : ""}`, [ids]);
     return new Map(r.rows.map((x) => [x.task_id as string, fromDb(x)]));
   }
 
