@@ -19,6 +19,7 @@ import {
 } from "@millrace/runtime";
 import { TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
 import { AttemptEvents } from "./events";
+import { concurrencyKey, Limits, type LimitPolicy } from "./limits";
 import { RevocationCache } from "./revocations";
 
 export interface JobContext {
@@ -41,6 +42,8 @@ export type JobHandler = (ctx: JobContext) => Promise<unknown>;
 export interface KindPolicy {
   retry?: Partial<RetryPolicy>;
   timeLimits?: Partial<TimeLimits>;
+  /** Rate and per-key concurrency limits that hold across all replicas. */
+  limits?: LimitPolicy;
 }
 
 export interface WorkerOptions {
@@ -89,9 +92,12 @@ export class Worker {
   private heartbeatTimer?: NodeJS.Timeout;
   private workers?: KV;
   private revocations!: RevocationCache;
+  private limits!: Limits;
   private readonly startedAt: number;
   processed = 0;
   failed = 0;
+  /** Jobs held while they wait for a rate token or concurrency slot. */
+  waitingForLimits = 0;
 
   constructor(private readonly o: WorkerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -111,6 +117,7 @@ export class Worker {
   async start(): Promise<void> {
     const js = this.o.nc.jetstream();
     this.revocations = new RevocationCache(await js.views.kv(this.o.topo.bucket("revocations")), this.o.logger);
+    this.limits = new Limits(await js.views.kv(this.o.topo.bucket("limits")), this.clock, Math.max(30_000, this.o.ackWaitMs));
     await this.revocations.start();
     this.workers = await js.views.kv(this.o.topo.bucket("workers"));
     this.cancelSub = this.o.nc.subscribe(this.o.topo.cancelWildcard, {
@@ -281,11 +288,24 @@ export class Worker {
       return;
     }
 
+    // Global limits: wait (keeping the job's lease) for a rate token and a
+    // concurrency slot; a cancel while waiting still revokes it.
+    const limitPolicy = this.o.policies?.[job.kind]?.limits;
+    const limitKey = limitPolicy?.concurrencyPerKey ? concurrencyKey(job, limitPolicy.concurrencyBy) : undefined;
+    if (limitPolicy && !(await this.waitForLimits(msg, job, limitPolicy, limitKey, log))) {
+      await events.failure({ type: "TaskRevoked", message: "revoked while waiting for a rate or concurrency limit", code: "REVOKED", retryable: false }, TaskState.REVOKED);
+      msg.ack();
+      return;
+    }
+
     const handler = this.o.handlers[job.kind];
     const abort = new AbortController();
     const running: Running = { taskId: job.taskId, abort, hardStops: [] };
     this.running.set(job.taskId, running);
-    const leaseTimer = setInterval(() => msg.working(), Math.max(250, Math.floor(this.o.ackWaitMs / 3)));
+    const leaseTimer = setInterval(() => {
+      msg.working();
+      if (limitKey) void this.limits.renew(job.kind, limitKey, job.taskId).catch(() => undefined);
+    }, Math.max(250, Math.floor(this.o.ackWaitMs / 3)));
     let softTimer: NodeJS.Timeout | undefined;
     let hardTimer: NodeJS.Timeout | undefined;
     const hardStop = new Promise<never>((_, reject) => {
@@ -338,7 +358,41 @@ export class Worker {
       if (softTimer) clearTimeout(softTimer);
       if (hardTimer) clearTimeout(hardTimer);
       this.running.delete(job.taskId);
+      if (limitKey) await this.limits.release(job.kind, limitKey, job.taskId).catch(() => undefined);
     }
+  }
+
+  /** Returns false when the task was revoked while it waited. */
+  private async waitForLimits(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, log: Logger): Promise<boolean> {
+    this.waitingForLimits += 1;
+    try {
+      return await this.waitForLimitsInner(msg, job, policy, key, log);
+    } finally {
+      this.waitingForLimits -= 1;
+    }
+  }
+
+  private async waitForLimitsInner(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, log: Logger): Promise<boolean> {
+    let logged = false;
+    for (;;) {
+      if (this.revocations.has(job.taskId)) return false;
+      const wait = await this.limits.takeToken(job.kind, policy);
+      if (wait === 0) break;
+      if (!logged) log.info({ wait_ms: wait }, "waiting for the rate limit");
+      logged = true;
+      msg.working();
+      await new Promise((r) => setTimeout(r, Math.min(wait, 250)));
+    }
+    if (!key || !policy.concurrencyPerKey) return true;
+    logged = false;
+    while (!(await this.limits.acquire(job.kind, key, job.taskId, policy.concurrencyPerKey))) {
+      if (this.revocations.has(job.taskId)) return false;
+      if (!logged) log.info({ key }, "waiting for a concurrency slot");
+      logged = true;
+      msg.working();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return true;
   }
 
   private async settleFailure(msg: JsMsg, job: Job, events: AttemptEvents, attempt: number, retry: RetryPolicy, err: unknown, log: Logger): Promise<void> {

@@ -4,6 +4,8 @@ import { PredictorServiceService, RegistryServiceService, StatusServiceClient } 
 import { initBackend } from "@millrace/ml";
 import {
   baseConfigSchema,
+  ConfigError,
+  errorMessage,
   connectNats,
   connectPostgres,
   createLogger,
@@ -23,7 +25,7 @@ import {
   type Clock,
   type Logger,
 } from "@millrace/runtime";
-import { Worker, type JobHandler } from "@millrace/worker";
+import { parseLimits, Worker, type JobHandler, type KindPolicy } from "@millrace/worker";
 import { predictorService, registryService } from "./grpc-services";
 import { Serving } from "./serving";
 
@@ -46,6 +48,9 @@ export const configSchema = baseConfigSchema.extend({
   JOB_ACK_WAIT_MS: z.coerce.number().int().positive().default(30_000),
   ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
   WORKER_ID: z.string().optional(),
+  // Limits that hold across all replicas, e.g. "train=120" and "train=tenant:2".
+  RATE_LIMITS: z.string().default(""),
+  CONCURRENCY_LIMITS: z.string().default(""),
 });
 export type PredictorConfig = z.infer<typeof configSchema>;
 
@@ -86,6 +91,14 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
       return serving.explain(ctx.job.tenant, p.value.model, p.value.instancesJson);
     },
   };
+  let limits: Record<string, KindPolicy["limits"]>;
+  try {
+    limits = parseLimits(config.RATE_LIMITS, config.CONCURRENCY_LIMITS);
+  } catch (err) {
+    throw new ConfigError(errorMessage(err), { field: "RATE_LIMITS" });
+  }
+  const policies: Record<string, KindPolicy> = {};
+  for (const kind of Object.keys(handlers)) policies[kind] = { retry: { maxAttempts: 3 }, limits: limits[kind] };
   const worker = new Worker({
     service: "predictor",
     nc,
@@ -99,6 +112,7 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
     workerId: config.WORKER_ID,
     backend: backend.backend,
     status,
+    policies,
   });
   await worker.start();
 

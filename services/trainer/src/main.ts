@@ -4,6 +4,8 @@ import { StatusServiceClient } from "@millrace/contracts";
 import { initBackend, TrainingPool } from "@millrace/ml";
 import {
   baseConfigSchema,
+  ConfigError,
+  errorMessage,
   call,
   connectNats,
   connectPostgres,
@@ -22,7 +24,7 @@ import {
   type Clock,
   type Logger,
 } from "@millrace/runtime";
-import { Worker, type JobHandler } from "@millrace/worker";
+import { parseLimits, Worker, type JobHandler, type KindPolicy } from "@millrace/worker";
 import { handleForecast, handleTrainProduct } from "./forecasting";
 import { handlePipeline, handleTrain, type TrainingDeps } from "./training";
 
@@ -46,6 +48,9 @@ export const configSchema = baseConfigSchema.extend({
   CANCEL_GRACE_MS: z.coerce.number().int().positive().default(500),
   ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
   WORKER_ID: z.string().optional(),
+  // Limits that hold across all replicas, e.g. "train=120" and "train=tenant:2".
+  RATE_LIMITS: z.string().default(""),
+  CONCURRENCY_LIMITS: z.string().default(""),
 });
 export type TrainerConfig = z.infer<typeof configSchema>;
 
@@ -90,6 +95,14 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
     },
   };
   const served = Object.fromEntries(Object.entries(handlers).filter(([k]) => config.TRAINER_KINDS.includes(k)));
+  let limits: Record<string, KindPolicy["limits"]>;
+  try {
+    limits = parseLimits(config.RATE_LIMITS, config.CONCURRENCY_LIMITS);
+  } catch (err) {
+    throw new ConfigError(errorMessage(err), { field: "RATE_LIMITS" });
+  }
+  const policies: Record<string, KindPolicy> = {};
+  for (const kind of Object.keys(handlers)) policies[kind] = { retry: { maxAttempts: 3 }, limits: limits[kind] };
   const worker = new Worker({
     service: "trainer",
     nc,
@@ -104,7 +117,7 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
     backend: backend.backend,
     status,
     cancelGraceMs: config.CANCEL_GRACE_MS + 300,
-    policies: { train: { retry: { maxAttempts: 3 } }, pipeline: { retry: { maxAttempts: 3 } } },
+    policies,
   });
   await worker.start();
   const health = await startHealthServer(config.HEALTH_PORT, {
