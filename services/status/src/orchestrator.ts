@@ -122,7 +122,7 @@ export class Orchestrator {
         } else if (plan.type === "chain") {
           await this.launch(client, wf, job, 0, job.inputJson);
         } else {
-          for (let i = 0; i < plan.steps.length; i++) await this.launch(client, wf, job, i, job.inputJson);
+          await this.launch(client, wf, job, plan.steps.map((_, i) => i), job.inputJson);
         }
         await this.progress(client, wf, job);
       }
@@ -154,27 +154,37 @@ export class Orchestrator {
   }
 
   /** Creates and publishes one child. Ids are deterministic, so a repeat is harmless. */
-  private async launch(client: PoolClient, wf: WorkflowRow, parent: { taskId: string; tenant: string; queue: string }, index: number, input: Uint8Array): Promise<void> {
-    const raw = index === -1 ? wf.callback : wf.steps[index];
-    if (!raw) return;
-    const step = Job.decode(raw);
-    const child: Job = {
-      ...step,
-      taskId: `${parent.taskId}-${index === -1 ? "cb" : `s${index}`}`,
-      tenant: parent.tenant,
-      parentId: parent.taskId,
-      queue: step.queue || parent.queue,
-      createdAtMs: this.clock.now(),
-      inputJson: input,
-      generation: 0,
-      attemptBase: 0,
-    };
-    await this.store.insertPending([child]);
-    wf.children[child.taskId] = index;
-    if (index === -1) wf.callback_id = child.taskId;
-    else wf.next_step = Math.max(wf.next_step, index + 1);
+  /**
+   * Creates and publishes children (one insert, one save, then the publishes).
+   * Ids are deterministic, so a repeat after a crash is harmless.
+   */
+  private async launch(client: PoolClient, wf: WorkflowRow, parent: { taskId: string; tenant: string; queue: string }, indexes: number | number[], input: Uint8Array): Promise<void> {
+    const children: Job[] = [];
+    for (const index of Array.isArray(indexes) ? indexes : [indexes]) {
+      const raw = index === -1 ? wf.callback : wf.steps[index];
+      if (!raw) continue;
+      const step = Job.decode(raw);
+      const child: Job = {
+        ...step,
+        taskId: `${parent.taskId}-${index === -1 ? "cb" : `s${index}`}`,
+        tenant: parent.tenant,
+        parentId: parent.taskId,
+        queue: step.queue || parent.queue,
+        createdAtMs: this.clock.now(),
+        inputJson: input,
+        generation: 0,
+        attemptBase: 0,
+      };
+      children.push(child);
+      wf.children[child.taskId] = index;
+      if (index === -1) wf.callback_id = child.taskId;
+      else wf.next_step = Math.max(wf.next_step, index + 1);
+    }
+    if (!children.length) return;
+    await this.store.insertPending(children);
     await this.save(client, wf);
-    await publishJob(this.nc.jetstream(), this.topo, child);
+    const js = this.nc.jetstream();
+    await Promise.all(children.map((c) => publishJob(js, this.topo, c)));
   }
 
   private event(wf: WorkflowRow, parent: TaskRow | Job, state: TaskState, extra: Partial<TaskEvent>): TaskEvent {
@@ -314,9 +324,13 @@ export class Orchestrator {
         }
         if (wf.type === "chain" && index >= 0 && index + 1 < wf.steps.length) {
           await this.launch(client, wf, parent, index + 1, Buffer.from(JSON.stringify(child.result ?? null)));
-          continue;
         }
-        const groupDone = wf.steps.every((_, i) => Object.entries(wf.children).some(([id, j]) => j === i && wf.results[id]));
+      }
+      if (!wf.done) {
+        // Once per batch, in linear time: which steps have finished?
+        const finishedSteps = new Set<number>();
+        for (const [id, i] of Object.entries(wf.children)) if (wf.results[id]) finishedSteps.add(i);
+        const groupDone = wf.steps.every((_, i) => finishedSteps.has(i));
         if (wf.type === "chord" && groupDone && !wf.callback_id) {
           const ordered = Object.entries(wf.children)
             .filter(([, i]) => i >= 0)
@@ -325,7 +339,6 @@ export class Orchestrator {
           await this.launch(client, wf, parent, -1, Buffer.from(JSON.stringify(ordered)));
         } else if (groupDone && (wf.type !== "chord" || (wf.callback_id && wf.results[wf.callback_id]))) {
           await this.finish(client, wf, parent, TaskState.SUCCESS, { result: this.summary(wf) });
-          break;
         }
       }
       if (wf.done) await this.save(client, wf);
