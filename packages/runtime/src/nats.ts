@@ -31,6 +31,8 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
         reconnectTimeWait: 250,
         pingInterval: 10_000,
         waitOnFirstConnect: false,
+        // Skips building an Error (a stack trace) for every request and publish.
+        noAsyncTraces: true,
       });
       void (async () => {
         for await (const s of nc.status()) {

@@ -94,6 +94,9 @@ export class Topology {
   changedSubject(taskId: string): string {
     return `${this.subjectPrefix}millrace.changed.${taskId}`;
   }
+  get changedWildcard(): string {
+    return `${this.subjectPrefix}millrace.changed.>`;
+  }
   /** Core-NATS notice that a model version or alias changed (cache invalidation). */
   get modelsChanged(): string {
     return `${this.subjectPrefix}millrace.models.changed`;

@@ -1,5 +1,5 @@
 import type { KV, NatsConnection } from "nats";
-import { CancelNotice, TaskState, type TaskEvent } from "@millrace/contracts";
+import { CancelNotice, TaskChanged, TaskState, type TaskEvent } from "@millrace/contracts";
 import { isTerminal, publishEvent, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { TaskRow } from "./projection";
 import { applyEvent, type ProjectionOptions } from "./projection";
@@ -43,6 +43,7 @@ export class Canceller {
       if (next) {
         await this.store.writeRows(this.pool, [next]);
         result = next;
+        this.nc.publish(this.topo.changedSubject(taskId), TaskChanged.encode({ taskId, state: next.state }).finish());
       }
     }
     this.logger.info({ task_id: taskId, state: row.state }, "cancel requested");

@@ -7,7 +7,7 @@ import type { TaskStore } from "./store";
  * single-row inserts a second into a few multi-row ones.
  */
 export class CreateBatcher {
-  private pending: { job: Job; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private pending: { job: Job; resolve: (inserted: boolean) => void; reject: (e: unknown) => void }[] = [];
   private running = false;
 
   constructor(
@@ -15,7 +15,8 @@ export class CreateBatcher {
     private readonly maxBatch = 500,
   ) {}
 
-  add(job: Job): Promise<void> {
+  /** Resolves true when the row was inserted, false when the task id existed. */
+  add(job: Job): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ job, resolve, reject });
       if (!this.running) void this.run();
@@ -28,8 +29,8 @@ export class CreateBatcher {
       while (this.pending.length) {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
-          await this.store.insertPending(batch.map((b) => b.job));
-          for (const b of batch) b.resolve();
+          const inserted = await this.store.insertPending(batch.map((b) => b.job));
+          for (const b of batch) b.resolve(inserted.has(b.job.taskId));
         } catch (err) {
           for (const b of batch) b.reject(err);
         }

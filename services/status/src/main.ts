@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { StatusServiceService } from "@millrace/contracts";
+import { StatusServiceService, TaskChanged } from "@millrace/contracts";
 import {
   baseConfigSchema,
   connectNats,
@@ -65,10 +65,21 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   const revocations = await js.views.kv(topo.bucket("revocations"));
   const projection = { resultTtlMs: config.RESULT_TTL_MS };
   const store = new TaskStore(pool, clock);
+  // Change notices from every status replica keep the finished-task cache honest.
+  const changes = nc.subscribe(topo.changedWildcard, {
+    callback: (_e, m) => {
+      try {
+        const n = TaskChanged.decode(m.data);
+        store.changed(n.taskId, n.state);
+      } catch {
+        /* not a notice */
+      }
+    },
+  });
   const creator = new CreateBatcher(store);
   const canceller = new Canceller(nc, pool, store, revocations, topo, clock, projection, logger);
   const orchestrator = new Orchestrator(nc, pool, store, canceller, topo, clock, logger, { sweepEveryMs: config.ORCHESTRATOR_SWEEP_MS });
-  const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger, (rows) => orchestrator.onCommitted(rows));
+  const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger, (rows) => orchestrator.onCommitted(rows), (row) => store.remember(row));
   await projector.start();
   await orchestrator.start();
   const reconciler = new Reconciler(js, store, topo, logger, { afterMs: config.RECONCILE_AFTER_MS, everyMs: config.RECONCILE_EVERY_MS, purgeEveryMs: config.PURGE_EVERY_MS });
@@ -98,6 +109,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
       reconciler.stop();
       deadLetters.stop();
       orchestrator.stop();
+      changes.unsubscribe();
       await stopGrpcServer(server, 2_000);
       await projector.stop();
       health.server.close();

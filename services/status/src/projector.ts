@@ -2,7 +2,7 @@ import type { JsMsg, NatsConnection } from "nats";
 import { TaskChanged, TaskEvent } from "@millrace/contracts";
 import type { Logger, Pool, Topology } from "@millrace/runtime";
 import { stateName } from "@millrace/runtime";
-import { projectBatch, type ProjectionOptions } from "./projection";
+import { projectBatch, type ProjectionOptions, type TaskRow } from "./projection";
 import type { TaskStore } from "./store";
 
 export interface ProjectorOptions extends ProjectionOptions {
@@ -32,6 +32,7 @@ export class Projector {
     private readonly opts: ProjectorOptions,
     private readonly logger: Logger,
     private readonly onCommitted?: (rows: { taskId: string; state: number; parentId: string | null; kind: string }[]) => void,
+    private readonly onRow?: (row: TaskRow) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -107,6 +108,7 @@ export class Projector {
         for (const row of changed.values()) {
           this.logger.info({ task_id: row.taskId, state: stateName(row.state), attempt: row.attempt, kind: row.kind }, "task transition");
           this.nc.publish(this.topo.changedSubject(row.taskId), TaskChanged.encode({ taskId: row.taskId, state: row.state }).finish());
+          this.onRow?.(row);
         }
         this.onCommitted?.([...changed.values()].map((r) => ({ taskId: r.taskId, state: r.state, parentId: r.parentId, kind: r.kind })));
         return;

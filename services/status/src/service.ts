@@ -1,10 +1,11 @@
 import type { JetStreamClient, NatsConnection } from "nats";
-import { Job, TaskState, type StatusServiceServer, type Task } from "@millrace/contracts";
+import { Job, TaskChanged, TaskState, type StatusServiceServer, type Task } from "@millrace/contracts";
 import { grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
 import type { CreateBatcher } from "./create";
 import type { TaskStore } from "./store";
-import { toTask } from "./store";
+import { rowFromJob, toTask } from "./store";
+import { ORCHESTRATED_KINDS } from "./orchestrator";
 import { watchTask } from "./watch";
 
 export interface ServiceDeps {
@@ -33,16 +34,16 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
           return { task: toTask(row), existing: true, conflict: false };
         }
       }
-      await d.creator.add(job);
-      const row = await d.store.get(job.tenant, job.taskId);
+      if (await d.creator.add(job)) return { task: toTask(rowFromJob(job)), existing: false, conflict: false };
       // The task id already existed (a deterministic id, e.g. a schedule fire).
-      const existing = row.createdAt !== job.createdAtMs || row.kind !== job.kind;
-      return { task: toTask(row), existing, conflict: false };
+      return { task: toTask(await d.store.get(job.tenant, job.taskId)), existing: true, conflict: false };
     }),
 
     getTask: unary(async (req) => {
       const row = await d.store.get(req.tenant, req.taskId);
-      return toTask(row, await d.store.children(req.taskId));
+      // Only parents have children; skip the query for everything else.
+      const parent = (ORCHESTRATED_KINDS as readonly string[]).includes(row.kind);
+      return toTask(row, parent ? await d.store.children(req.taskId) : []);
     }),
 
     listTasks: unary(async (req) => {
@@ -102,6 +103,8 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
         [req.taskId, generation, Buffer.from(Job.encode(next).finish())],
       );
       await d.canceller.forget(req.taskId);
+      d.store.forget(req.taskId);
+      d.nc.publish(d.topo.changedSubject(req.taskId), TaskChanged.encode({ taskId: req.taskId, state: TaskState.PENDING }).finish());
       await publishJob(d.js, d.topo, next);
       d.logger.info({ task_id: req.taskId, generation }, "task re-queued by request");
       return { task: toTask(await d.store.get(req.tenant, req.taskId)), notRetryable: false };

@@ -1,5 +1,5 @@
 import { Job, TaskState, type Task } from "@millrace/contracts";
-import { GoneError, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
+import { GoneError, isTerminal, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
 import { rowFromEvent, type TaskRow } from "./projection";
 
 const COLUMNS =
@@ -147,25 +147,51 @@ function decodeCursor(cursor: string): { createdAt: number; taskId: string } {
 }
 
 export class TaskStore {
+  /**
+   * Terminal rows, which only change by a manual retry: polls of finished
+   * tasks are answered without a query. Entries are dropped when a change
+   * notice says the task moved to another state (any replica publishes them).
+   */
+  private readonly finished = new Map<string, TaskRow>();
+
   constructor(
     private readonly pool: Pool,
     private readonly clock: Clock,
+    private readonly cacheSize = 20_000,
   ) {}
+
+  remember(row: TaskRow): void {
+    if (!isTerminal(row.state)) return;
+    this.finished.delete(row.taskId);
+    this.finished.set(row.taskId, row);
+    if (this.finished.size > this.cacheSize) this.finished.delete(this.finished.keys().next().value!);
+  }
+
+  /** A change notice: forget a cached row whose state moved on. */
+  changed(taskId: string, state: TaskState): void {
+    const row = this.finished.get(taskId);
+    if (row && row.state !== state) this.finished.delete(taskId);
+  }
+
+  forget(taskId: string): void {
+    this.finished.delete(taskId);
+  }
 
   /**
    * Inserts PENDING rows for new tasks in one statement. Existing task ids are
    * left alone, which makes CreateTask idempotent per task id.
    */
-  async insertPending(jobs: Job[]): Promise<void> {
-    if (!jobs.length) return;
+  async insertPending(jobs: Job[]): Promise<Set<string>> {
+    if (!jobs.length) return new Set();
     // bytea accepts '\\x<hex>' text, so the job bytes ride in the same JSON document.
     const records = jobs.map((j) => ({ ...toRecord(rowFromJob(j)), job: "\\x" + Buffer.from(Job.encode(j).finish()).toString("hex") }));
-    await this.pool.query(
+    const r = await this.pool.query(
       `insert into tasks (${COLUMNS}, updated_at, job)
        select ${COLUMNS}, updated_at, job from jsonb_populate_recordset(null::tasks, $1::jsonb)
-       on conflict (task_id) do nothing`,
+       on conflict (task_id) do nothing returning task_id`,
       [JSON.stringify(records)],
     );
+    return new Set(r.rows.map((x) => x.task_id as string));
   }
 
   /** Returns the task id already bound to (tenant, key), or binds it to taskId. */
@@ -185,6 +211,8 @@ export class TaskStore {
   }
 
   async get(tenant: string, taskId: string): Promise<TaskRow> {
+    const hit = this.finished.get(taskId);
+    if (hit && hit.tenant === tenant && (hit.expiresAt === null || hit.expiresAt > this.clock.now())) return hit;
     const r = await this.pool.query(`select ${COLUMNS} from tasks where task_id = $1 and tenant = $2`, [taskId, tenant]);
     if (!r.rowCount) {
       const t = await this.pool.query("select 1 from task_tombstones where task_id = $1 and tenant = $2", [taskId, tenant]);
@@ -193,6 +221,7 @@ export class TaskStore {
     }
     const row = fromDb(r.rows[0]);
     if (row.expiresAt !== null && row.expiresAt <= this.clock.now()) throw new GoneError(`task ${taskId} has expired`, { field: "task_id" });
+    this.remember(row);
     return row;
   }
 
