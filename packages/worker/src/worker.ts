@@ -67,6 +67,13 @@ export interface WorkerOptions {
   heartbeatEveryMs?: number;
   /** How often every consumer is re-checked (redeliveries ring no doorbell). */
   sweepEveryMs?: number;
+  /**
+   * "slots" (default) fetches only as many jobs as there are free slots: right
+   * for long jobs, which must not wait in a client buffer while their ack
+   * timer runs. "stream" keeps a continuous pull per consumer with a buffer
+   * of `concurrency` messages: right for short jobs (predictions) at high rates.
+   */
+  mode?: "slots" | "stream";
   random?: () => number;
 }
 
@@ -134,7 +141,8 @@ export class Worker {
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.o.heartbeatEveryMs ?? 5_000);
     this.heartbeatTimer.unref();
-    this.startPulling();
+    if (this.o.mode === "stream") for (const kind of this.kinds) for (const queue of this.o.queues) void this.streamFrom(kind, queue);
+    else this.startPulling();
     this.o.logger.info({ worker_id: this.workerId, kinds: this.kinds, queues: this.o.queues, concurrency: this.o.concurrency }, "worker started");
   }
 
@@ -192,8 +200,34 @@ export class Worker {
     }
   }
 
+  private readonly streams: Array<{ stop(): void }> = [];
+  private slotWaiters: Array<() => void> = [];
+
+  /** Stream mode: a continuous pull; each message waits for a slot, then runs. */
+  private async streamFrom(kind: string, queue: string): Promise<void> {
+    try {
+      const consumer = await this.o.nc.jetstream().consumers.get(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue));
+      const messages = await consumer.consume({ max_messages: this.o.concurrency });
+      this.streams.push(messages);
+      for await (const m of messages) {
+        while (this.free <= 0 && !this.stopping) await new Promise<void>((r) => this.slotWaiters.push(r));
+        if (this.stopping) {
+          m.nak(); // hand it back at once
+          continue;
+        }
+        this.free -= 1;
+        void this.handle(m)
+          .catch((err) => this.o.logger.error({ err: errorMessage(err) }, "job handling failed"))
+          .finally(() => this.release());
+      }
+    } catch (err) {
+      if (!this.stopping) this.o.logger.error({ err: errorMessage(err), kind, queue }, "job stream ended");
+    }
+  }
+
   private release(n = 1): void {
     this.free += n;
+    for (let i = 0; i < n; i++) this.slotWaiters.shift()?.();
     if (this.free >= this.o.concurrency) for (const w of this.idleWaiters.splice(0)) w();
     this.pump();
   }
@@ -468,6 +502,8 @@ export class Worker {
   async drain(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const s of this.streams) s.stop();
+    for (const w of this.slotWaiters.splice(0)) w();
     for (const d of this.doorbells) d.unsubscribe();
     const deadline = Date.now() + graceMs;
     while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -206,4 +206,40 @@ describe("worker (real NATS)", () => {
       await waitFor(async () => (await states(fx, id)).includes(TaskState.SUCCESS), { timeoutMs: 5_000, what: id });
     }
   });
+
+  it("stream mode (short jobs) runs every job and never exceeds its concurrency", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    collect(fx);
+    await fx.nc.flush();
+    let running = 0;
+    let peak = 0;
+    worker = new Worker({
+      service: "test",
+      nc: fx.nc,
+      topo: fx.topo,
+      queues: ["default", "high"],
+      mode: "stream",
+      concurrency: 3,
+      ackWaitMs: 2_000,
+      logger,
+      handlers: {
+        predict: async () => {
+          running += 1;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setImmediate(r));
+          running -= 1;
+          return "ok";
+        },
+      },
+    });
+    await worker.start();
+    const ids = Array.from({ length: 40 }, (_, i) => `stream-${i}`);
+    await Promise.all(ids.map((id, i) => publishJob(fx.nc.jetstream(), fx.topo, job(id, { queue: i % 2 ? "high" : "default" }))));
+    await waitFor(async () => {
+      for (const id of ids) if (!(await states(fx, id)).includes(TaskState.SUCCESS)) return false;
+      return true;
+    });
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBeGreaterThan(1);
+  });
 });

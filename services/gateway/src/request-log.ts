@@ -19,6 +19,9 @@ export function requestLog(logger: Logger): MiddlewareHandler<GatewayEnv> {
       code: c.get("errorCode"),
     };
     if (status >= 500) logger.error(line, "request");
+    // Successful reads (status polls above all) are the bulk of traffic and
+    // change nothing: they log at debug. Writes and client errors log at info.
+    else if (c.req.method === "GET" && status < 400) logger.debug(line, "request");
     else logger.info(line, "request");
   };
 }

@@ -42,6 +42,8 @@ export const configSchema = baseConfigSchema.extend({
   PREDICTOR_QUEUES: z.string().default("default,high,batch").transform(list),
   PREDICTOR_KINDS: z.string().default("predict,explain").transform(list),
   PREDICTOR_CONCURRENCY: z.coerce.number().int().positive().default(64),
+  // Predictions are short: a continuous pull per consumer ("stream") suits them.
+  PREDICTOR_PULL_MODE: z.enum(["stream", "slots"]).default("stream"),
   MODEL_CACHE_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   MODEL_RESOLVE_TTL_MS: z.coerce.number().int().positive().default(5_000),
   MAX_INSTANCES: z.coerce.number().int().positive().default(10_000),
@@ -113,6 +115,7 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
     backend: backend.backend,
     status,
     policies,
+    mode: config.PREDICTOR_PULL_MODE,
   });
   await worker.start();
 
