@@ -27,6 +27,7 @@ import {
 import { parseLimits, Worker, type JobHandler, type KindPolicy } from "@millrace/worker";
 import { handleForecast, handleTrainProduct } from "./forecasting";
 import { handlePipeline, handleTrain, type TrainingDeps } from "./training";
+import { validateModels } from "./validation";
 
 const list = (s: string) =>
   s
@@ -91,6 +92,7 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
         const r = await call(status, status.purgeExpired, { limit: 100_000 }, 60_000, "status");
         return { action: p.value.action, purged: r.purged };
       }
+      if (p.value.action === "validate_models") return validateModels({ pool, datasets, registry }, ctx);
       throw new ValidationError(`unknown maintenance action ${p.value.action}`, { field: "action" });
     },
   };
