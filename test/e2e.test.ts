@@ -75,4 +75,16 @@ describe("end to end: the five services as separate processes", () => {
     const page2 = await stack.api(`/v1/tasks?limit=1&cursor=${encodeURIComponent(listed.body.next_cursor)}`, { tenant: "acme" });
     expect(page2.body.tasks[0].task_id).not.toBe(listed.body.tasks[0].task_id);
   }, 240_000);
+
+  it("column types chosen at upload hold in training (an integer code trained as a category)", async () => {
+    const rows = ["zip,y", ...Array.from({ length: 60 }, (_, i) => `${[75001, 69002, 13003][i % 3]},${[10, 20, 30][i % 3] + (i % 5) * 0.01}`)];
+    const up = await stack.api("/v1/datasets?name=zips&types=zip:category", { method: "POST", tenant: "acme", headers: { "content-type": "text/csv" }, body: rows.join("\n") });
+    expect(up.status).toBe(201);
+    expect(up.body.columns).toContainEqual({ name: "zip", type: "category" });
+    const t = await stack.api("/v1/train", { method: "POST", tenant: "acme", json: { dataset_id: up.body.dataset_id, target: "y", model: { type: "linear_regression" }, name: "zips" } });
+    const done = await taskIn(stack, "acme", t.body.task_id, ["SUCCESS", "FAILURE"], 120_000);
+    expect(done.state, JSON.stringify(done.error)).toBe("SUCCESS");
+    // One-hot encoded as a category, not used as a number.
+    expect(done.result.feature_names.some((f: string) => f.startsWith("zip="))).toBe(true);
+  }, 180_000);
 });

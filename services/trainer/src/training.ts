@@ -1,4 +1,4 @@
-import type { DatasetStore, Registry } from "@millrace/artifacts";
+import type { DatasetInfo, DatasetStore, Registry } from "@millrace/artifacts";
 import { runNode, trainSpec, parseCsvToFrame, type TrainingPool, type PipelineProgress, type TrainResult } from "@millrace/ml";
 import { DataError, ValidationError } from "@millrace/runtime";
 import type { JobContext } from "@millrace/worker";
@@ -32,6 +32,22 @@ function trainingResult(name: string, version: number, r: TrainResult) {
   };
 }
 
+/** The dataset's stored column types (inferred or overridden at upload). */
+function storedTypes(info: DatasetInfo): Record<string, string> {
+  return Object.fromEntries(info.columns.map((c) => [c.name, c.type]));
+}
+
+/**
+ * Types chosen at upload (`?types=`) hold in training too: the source node
+ * gets them as column_types, under any the pipeline sets itself.
+ */
+function withStoredTypes<T extends { pipeline: NodeSpec[] }>(spec: T, info: DatasetInfo): T {
+  const [first, ...rest] = spec.pipeline;
+  if (!first || (first.node_type !== "dataset" && first.node_type !== "upload_file")) return spec;
+  const given = (first.input?.column_types ?? {}) as Record<string, string>;
+  return { ...spec, pipeline: [{ ...first, input: { ...first.input, column_types: { ...storedTypes(info), ...given } } }, ...rest] };
+}
+
 async function fitInThread(d: TrainingDeps, ctx: JobContext, spec: unknown, data: Uint8Array): Promise<TrainResult> {
   const hard = ctx.job.timeLimits?.hardMs || undefined;
   // Progress callbacks arrive from the training thread; the event loop stays free.
@@ -51,7 +67,7 @@ export async function handleTrain(d: TrainingDeps, ctx: JobContext): Promise<unk
   const info = await d.datasets.get(ctx.job.tenant, t.datasetId);
   await ctx.progress({ percent: 1, message: `loading dataset ${info.name}` });
   const data = await d.datasets.read(info);
-  const spec = trainSpec(t.target, { type: (t.model?.type ?? "") as never, params: t.model?.params ?? {} }, { dataset_id: t.datasetId, pipeline_name: t.name });
+  const spec = withStoredTypes(trainSpec(t.target, { type: (t.model?.type ?? "") as never, params: t.model?.params ?? {} }, { dataset_id: t.datasetId, pipeline_name: t.name }) as unknown as { pipeline: NodeSpec[] }, info);
   const r = await fitInThread(d, ctx, spec, data);
   const v = await d.registry.createVersion({
     tenant: ctx.job.tenant,
@@ -88,11 +104,11 @@ export async function handlePipeline(d: TrainingDeps, ctx: JobContext): Promise<
   const data = await d.datasets.read(info);
   if (p.value.singleNode) {
     const node = list.find((n) => n !== source) ?? list[0];
-    const frame = parseCsvToFrame(data);
+    const frame = parseCsvToFrame(data, storedTypes(info) as never);
     const r = await runNode(node as never, frame, { signal: ctx.signal });
     return r;
   }
-  const spec = { pipeline_name: p.value.pipelineName, pipeline: list };
+  const spec = withStoredTypes({ pipeline_name: p.value.pipelineName, pipeline: list }, info);
   const r = await fitInThread(d, ctx, spec, data);
   const name = p.value.pipelineName.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[^A-Za-z0-9]+/, "").slice(0, 64) || "pipeline";
   if (!r.artifact?.length) throw new DataError("the pipeline produced no model");
