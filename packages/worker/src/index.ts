@@ -3,6 +3,6 @@ export { Worker } from "./worker";
 export type { JobContext, JobHandler, KindPolicy, WorkerOptions } from "./worker";
 export { AttemptEvents } from "./events";
 export { RevocationCache } from "./revocations";
-export { Limits, concurrencyKey, parseLimits } from "./limits";
+export { Limits, concurrencyKey, parseLimits, parseTimeLimits } from "./limits";
 export type { LimitPolicy } from "./limits";
 export { TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";

@@ -139,3 +139,17 @@ export function parseLimits(rate: string, concurrency: string): Record<string, L
   }
   return out;
 }
+
+/**
+ * Per-kind default time limits, e.g. TIME_LIMITS="train=600000:900000"
+ * (soft:hard ms; either may be 0 for none). A request's time_limits win.
+ */
+export function parseTimeLimits(spec: string): Record<string, { softMs: number; hardMs: number }> {
+  const out: Record<string, { softMs: number; hardMs: number }> = {};
+  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z_]+)=(\d+):(\d+)$/.exec(part);
+    if (!m) throw new Error(`time limit "${part}" is not kind=soft_ms:hard_ms`);
+    out[m[1]] = { softMs: Number(m[2]), hardMs: Number(m[3]) };
+  }
+  return out;
+}

@@ -25,6 +25,8 @@ import { RevocationCache } from "./revocations";
 export interface JobContext {
   job: Job;
   attempt: number;
+  /** Effective limits (the request's, else the kind's defaults); 0 = none. */
+  timeLimits: { softMs: number; hardMs: number };
   /** Aborted on cancel, soft time limit or shutdown; `signal.reason` says which. */
   signal: AbortSignal;
   logger: Logger;
@@ -370,6 +372,7 @@ export class Worker {
       const ctx: JobContext = {
         job,
         attempt,
+        timeLimits: { softMs: soft, hardMs: hard },
         signal: abort.signal,
         logger: log,
         progress: async (p) => {

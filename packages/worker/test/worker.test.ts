@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CancelNotice, Job, TaskEvent, TaskState } from "@millrace/contracts";
 import { createLogger, publishJob, TransientError, ValidationError } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
-import { Worker, type JobHandler } from "@millrace/worker";
+import { parseTimeLimits, Worker, type JobHandler } from "@millrace/worker";
 
 const logger = createLogger("worker-test", "silent");
 
@@ -242,4 +242,29 @@ describe("worker (real NATS)", () => {
     expect(peak).toBeLessThanOrEqual(3);
     expect(peak).toBeGreaterThan(1);
   });
+
+  it("applies a kind's default soft time limit when the request sets none", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    collect(fx);
+    await fx.nc.flush();
+    worker = new Worker({
+      service: "test",
+      nc: fx.nc,
+      topo: fx.topo,
+      queues: ["default"],
+      concurrency: 2,
+      ackWaitMs: 2_000,
+      logger,
+      policies: parseTimeLimitsAsPolicies("predict=120:0"),
+      handlers: { predict: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))) },
+    });
+    await worker.start();
+    await publishJob(fx.nc.jetstream(), fx.topo, job("kind-soft-1"));
+    await waitFor(async () => (await states(fx, "kind-soft-1")).includes(TaskState.FAILURE));
+    expect((await eventsOf(fx, "kind-soft-1")).at(-1)?.error?.type).toBe("TimeLimitExceeded");
+  });
 });
+
+function parseTimeLimitsAsPolicies(spec: string) {
+  return Object.fromEntries(Object.entries(parseTimeLimits(spec)).map(([k, v]) => [k, { timeLimits: v }]));
+}

@@ -24,7 +24,7 @@ import {
   type Clock,
   type Logger,
 } from "@millrace/runtime";
-import { parseLimits, Worker, type JobHandler, type KindPolicy } from "@millrace/worker";
+import { parseLimits, parseTimeLimits, Worker, type JobHandler, type KindPolicy } from "@millrace/worker";
 import { handleForecast, handleTrainProduct } from "./forecasting";
 import { handlePipeline, handleTrain, type TrainingDeps } from "./training";
 import { validateModels } from "./validation";
@@ -52,6 +52,8 @@ export const configSchema = baseConfigSchema.extend({
   // Limits that hold across all replicas, e.g. "train=120" and "train=tenant:2".
   RATE_LIMITS: z.string().default(""),
   CONCURRENCY_LIMITS: z.string().default(""),
+  // Per-kind default time limits, "kind=soft_ms:hard_ms"; a request's own win.
+  TIME_LIMITS: z.string().default(""),
 });
 export type TrainerConfig = z.infer<typeof configSchema>;
 
@@ -98,13 +100,15 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
   };
   const served = Object.fromEntries(Object.entries(handlers).filter(([k]) => config.TRAINER_KINDS.includes(k)));
   let limits: Record<string, KindPolicy["limits"]>;
+  let timeLimits: Record<string, KindPolicy["timeLimits"]>;
   try {
     limits = parseLimits(config.RATE_LIMITS, config.CONCURRENCY_LIMITS);
+    timeLimits = parseTimeLimits(config.TIME_LIMITS);
   } catch (err) {
-    throw new ConfigError(errorMessage(err), { field: "RATE_LIMITS" });
+    throw new ConfigError(errorMessage(err), { field: "RATE_LIMITS/CONCURRENCY_LIMITS/TIME_LIMITS" });
   }
   const policies: Record<string, KindPolicy> = {};
-  for (const kind of Object.keys(handlers)) policies[kind] = { retry: { maxAttempts: 3 }, limits: limits[kind] };
+  for (const kind of Object.keys(handlers)) policies[kind] = { retry: { maxAttempts: 3 }, limits: limits[kind], timeLimits: timeLimits[kind] };
   const worker = new Worker({
     service: "trainer",
     nc,

@@ -49,7 +49,7 @@ function withStoredTypes<T extends { pipeline: NodeSpec[] }>(spec: T, info: Data
 }
 
 async function fitInThread(d: TrainingDeps, ctx: JobContext, spec: unknown, data: Uint8Array): Promise<TrainResult> {
-  const hard = ctx.job.timeLimits?.hardMs || undefined;
+  const hard = ctx.timeLimits.hardMs || undefined;
   // Progress callbacks arrive from the training thread; the event loop stays free.
   return d.pool.run(spec, data, {
     signal: ctx.signal,
