@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Job, StatusServiceClient, TaskEvent, TaskState, type Task } from "@millrace/contracts";
-import { call, createLogger, GRPC_CHANNEL_OPTIONS, grpc, publishEvent } from "@millrace/runtime";
+import { call, createLogger, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent } from "@millrace/runtime";
 import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { configSchema, startStatus, type StatusService } from "../src/main";
 
@@ -55,9 +55,9 @@ describe("status service (real NATS + Postgres)", () => {
   let svc: StatusService | undefined;
   let client: InstanceType<typeof StatusServiceClient>;
 
-  async function boot() {
-    const config = configSchema.parse({ NATS_URL: nats.natsUrl, DATABASE_URL: db.url, MILLRACE_NAMESPACE: nats.ns, STATUS_LISTEN: "127.0.0.1:0", HEALTH_PORT: "0" });
-    svc = await startStatus(config, { logger });
+  async function boot(extra: Record<string, string> = {}, clock?: ManualClock) {
+    const config = configSchema.parse({ NATS_URL: nats.natsUrl, DATABASE_URL: db.url, MILLRACE_NAMESPACE: nats.ns, STATUS_LISTEN: "127.0.0.1:0", HEALTH_PORT: "0", ...extra });
+    svc = await startStatus(config, { logger, clock });
     client = new StatusServiceClient(`127.0.0.1:${svc.grpcPort}`, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   }
 
@@ -169,5 +169,24 @@ describe("status service (real NATS + Postgres)", () => {
     await ended;
     expect(seen[0].state).toBe(TaskState.PENDING);
     expect(seen[seen.length - 1].state).toBe(TaskState.SUCCESS);
+  });
+
+  it("expires results after the TTL: 410 Gone before and after the purge, 404 for another tenant", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    await boot({ RESULT_TTL_MS: "60000", PURGE_EVERY_MS: "3600000" }, clock);
+    const j = job("exp-1");
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    await publishEvent(nats.nc.jetstream(), nats.topo, event(j, TaskState.SUCCESS, 1, 1, { atMs: clock.now(), resultJson: Buffer.from("1") }));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "exp-1" })).state === TaskState.SUCCESS);
+    clock.advance(59_000);
+    expect((await call(client, client.getTask, { tenant: "acme", taskId: "exp-1" })).state).toBe(TaskState.SUCCESS);
+    clock.advance(2_000);
+    await expect(call(client, client.getTask, { tenant: "acme", taskId: "exp-1" })).rejects.toMatchObject({ code: "GONE" });
+    expect((await call(client, client.purgeExpired, { limit: 100 })).purged).toBe(1);
+    expect((await db.pool.query("select count(*)::int n from tasks")).rows[0].n).toBe(0);
+    await expect(call(client, client.getTask, { tenant: "acme", taskId: "exp-1" })).rejects.toMatchObject({ code: "GONE" });
+    await expect(call(client, client.getTask, { tenant: "other", taskId: "exp-1" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 });
