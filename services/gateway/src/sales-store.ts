@@ -92,3 +92,47 @@ export async function listProducts(pool: Pool, tenant: string): Promise<Record<s
     return { product_sku: x.product_sku, first_date: x.first_date, last_date: x.last_date, rows: Number(x.rows), model };
   });
 }
+
+export interface HolidayRow {
+  name: string;
+  date: string;
+  lowerWindow: number;
+  upperWindow: number;
+}
+
+function badHoliday(row: number, column: string, message: string): never {
+  const field = `holidays[${row}].${column}`;
+  throw new ValidationError(`${field}: ${message}`, { field, details: { row, column } });
+}
+
+/** Validates one holiday: {name, date, lower_window?: <= 0, upper_window?: >= 0}. */
+export function checkHoliday(row: number, h: unknown): HolidayRow {
+  if (!h || typeof h !== "object" || Array.isArray(h)) badHoliday(row, "name", "must be an object");
+  const o = h as Record<string, unknown>;
+  const name = typeof o.name === "string" ? o.name.trim() : "";
+  if (!name || name.length > 128) badHoliday(row, "name", "must be a non-empty string of at most 128 characters");
+  const m = typeof o.date === "string" ? DATE_RE.exec(o.date.trim()) : null;
+  if (!m) badHoliday(row, "date", "must be a date YYYY-MM-DD");
+  const day = `${m[1]}-${m[2]}-${m[3]}`;
+  if (new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) badHoliday(row, "date", `'${String(o.date)}' is not a calendar date`);
+  const lower = o.lower_window === undefined ? 0 : Number(o.lower_window);
+  const upper = o.upper_window === undefined ? 0 : Number(o.upper_window);
+  if (!Number.isInteger(lower) || lower > 0 || lower < -30) badHoliday(row, "lower_window", "must be an integer from -30 to 0");
+  if (!Number.isInteger(upper) || upper < 0 || upper > 30) badHoliday(row, "upper_window", "must be an integer from 0 to 30");
+  return { name, date: day, lowerWindow: lower, upperWindow: upper };
+}
+
+export async function upsertHolidays(client: PoolClient, tenant: string, rows: HolidayRow[]): Promise<void> {
+  await client.query(
+    `insert into holidays (tenant, name, date, lower_window, upper_window)
+     select $1, x.name, x.date::date, x.lower_window, x.upper_window
+       from jsonb_to_recordset($2::jsonb) as x(name text, date text, lower_window int, upper_window int)
+     on conflict (tenant, name, date) do update set lower_window = excluded.lower_window, upper_window = excluded.upper_window`,
+    [tenant, JSON.stringify(rows.map((r) => ({ name: r.name, date: r.date, lower_window: r.lowerWindow, upper_window: r.upperWindow })))],
+  );
+}
+
+export async function listHolidays(pool: Pool, tenant: string): Promise<Record<string, unknown>[]> {
+  const r = await pool.query("select name, to_char(date, 'YYYY-MM-DD') as date, lower_window, upper_window from holidays where tenant = $1 order by date, name", [tenant]);
+  return r.rows;
+}

@@ -29,6 +29,9 @@ async function trainProduct(d: ForecastingDeps, ctx: JobContext, sku: string) {
   const t0 = performance.now();
   const rows = await history(d.pool, ctx.job.tenant, sku);
   if (!rows.length) throw new NotFoundError(`product ${sku} has no sales history`, { field: "product_sku" });
+  // The tenant's holidays and events are fitted as regressors.
+  const hol = await d.pool.query("select name, to_char(date, 'YYYY-MM-DD') as date, lower_window, upper_window from holidays where tenant = $1", [ctx.job.tenant]);
+  const holidays = hol.rows.map((h) => ({ name: h.name as string, date: h.date as string, lowerWindow: h.lower_window as number, upperWindow: h.upper_window as number }));
   await d.pool.query(
     `insert into product_models (tenant, product_sku, status, training_task_id) values ($1, $2, 'training', $3)
      on conflict (tenant, product_sku) do update set status = 'training', training_task_id = $3, updated_at = now()`,
@@ -36,7 +39,7 @@ async function trainProduct(d: ForecastingDeps, ctx: JobContext, sku: string) {
   );
   let model: FittedForecaster;
   try {
-    model = await fitForecasterAsync(rows, { signal: ctx.signal });
+    model = await fitForecasterAsync(rows, { signal: ctx.signal, holidays: holidays.length ? holidays : undefined });
   } catch (err) {
     // Not left "training" forever: the SKU keeps serving its previous model, if any.
     await d.pool

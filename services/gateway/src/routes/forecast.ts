@@ -5,7 +5,7 @@ import type { GatewayDeps, GatewayEnv } from "../context";
 import { CsvRows } from "../csv-rows";
 import { UnsupportedMediaTypeError } from "../errors";
 import { forecastFields, forecastPayload, skuSchema } from "../job-bodies";
-import { checkSale, inTransaction, listProducts, requireSku, tenantSkus, upsertSales, type SaleRow } from "../sales-store";
+import { checkHoliday, checkSale, inTransaction, listHolidays, listProducts, requireSku, tenantSkus, upsertHolidays, upsertSales, type SaleRow } from "../sales-store";
 import { accepted, submitAndWait, submitTask, type SubmitSpec } from "../submit";
 import { CSV_CONTENT_TYPES, contentType, jobOptions, jobOptionsShape, parseWith, readJsonObject } from "../validation";
 
@@ -13,6 +13,7 @@ const BATCH = 5_000;
 const forecastBody = forecastFields.extend(jobOptionsShape);
 const optionsBody = z.object(jobOptionsShape);
 const salesBody = z.object({ rows: z.array(z.unknown()).min(1, "must have at least one row") });
+const holidaysBody = z.object({ holidays: z.array(z.unknown()).min(1, "must have at least one holiday").max(10_000) });
 
 /** Job options from an optional JSON body (empty body = defaults). */
 async function optionalOptions(c: Context<GatewayEnv>, limit: number): Promise<{ raw: unknown; opts: z.infer<typeof optionsBody> }> {
@@ -48,6 +49,16 @@ export function forecastRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   });
 
   app.get("/products", async (c) => c.json({ products: await listProducts(deps.pool, c.get("tenant")) }));
+
+  // Holidays and events the forecaster fits as regressors (all rows or none).
+  app.post("/holidays", async (c) => {
+    const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
+    const b = parseWith(holidaysBody, raw);
+    const rows = b.holidays.map((h, i) => checkHoliday(i, h));
+    await inTransaction(deps.pool, (client) => upsertHolidays(client, c.get("tenant"), rows));
+    return c.json({ holidays: rows.length });
+  });
+  app.get("/holidays", async (c) => c.json({ holidays: await listHolidays(deps.pool, c.get("tenant")) }));
 
   async function forecastSpec(c: Context<GatewayEnv>): Promise<SubmitSpec> {
     const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
