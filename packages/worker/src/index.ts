@@ -6,3 +6,4 @@ export { RevocationCache } from "./revocations";
 export { Limits, concurrencyKey, parseLimits, parseTimeLimits } from "./limits";
 export type { LimitPolicy } from "./limits";
 export { TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
+export { workerConfigShape, kindPolicies } from "./policy-config";

@@ -4,8 +4,6 @@ import { PredictorServiceService, RegistryServiceService, StatusServiceClient } 
 import { initBackend } from "@millrace/ml";
 import {
   baseConfigSchema,
-  ConfigError,
-  errorMessage,
   connectNats,
   connectPostgres,
   createLogger,
@@ -25,7 +23,7 @@ import {
   type Clock,
   type Logger,
 } from "@millrace/runtime";
-import { parseLimits, parseTimeLimits, Worker, type JobHandler, type KindPolicy } from "@millrace/worker";
+import { kindPolicies, Worker, workerConfigShape, type JobHandler } from "@millrace/worker";
 import { predictorService, registryService } from "./grpc-services";
 import { Serving } from "./serving";
 
@@ -47,14 +45,8 @@ export const configSchema = baseConfigSchema.extend({
   MODEL_CACHE_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   MODEL_RESOLVE_TTL_MS: z.coerce.number().int().positive().default(5_000),
   MAX_INSTANCES: z.coerce.number().int().positive().default(10_000),
-  JOB_ACK_WAIT_MS: z.coerce.number().int().positive().default(30_000),
   ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
-  WORKER_ID: z.string().optional(),
-  // Limits that hold across all replicas, e.g. "train=120" and "train=tenant:2".
-  RATE_LIMITS: z.string().default(""),
-  CONCURRENCY_LIMITS: z.string().default(""),
-  // Per-kind default time limits, "kind=soft_ms:hard_ms"; a request's own win.
-  TIME_LIMITS: z.string().default(""),
+  ...workerConfigShape,
 });
 export type PredictorConfig = z.infer<typeof configSchema>;
 
@@ -95,16 +87,7 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
       return serving.explain(ctx.job.tenant, p.value.model, p.value.instancesJson);
     },
   };
-  let limits: Record<string, KindPolicy["limits"]>;
-  let timeLimits: Record<string, KindPolicy["timeLimits"]>;
-  try {
-    limits = parseLimits(config.RATE_LIMITS, config.CONCURRENCY_LIMITS);
-    timeLimits = parseTimeLimits(config.TIME_LIMITS);
-  } catch (err) {
-    throw new ConfigError(errorMessage(err), { field: "RATE_LIMITS/CONCURRENCY_LIMITS/TIME_LIMITS" });
-  }
-  const policies: Record<string, KindPolicy> = {};
-  for (const kind of Object.keys(handlers)) policies[kind] = { retry: { maxAttempts: 3 }, limits: limits[kind], timeLimits: timeLimits[kind] };
+  const policies = kindPolicies(Object.keys(handlers), config);
   const worker = new Worker({
     service: "predictor",
     nc,

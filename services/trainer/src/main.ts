@@ -4,8 +4,6 @@ import { StatusServiceClient } from "@millrace/contracts";
 import { initBackend, TrainingPool } from "@millrace/ml";
 import {
   baseConfigSchema,
-  ConfigError,
-  errorMessage,
   call,
   connectNats,
   connectPostgres,
@@ -24,7 +22,7 @@ import {
   type Clock,
   type Logger,
 } from "@millrace/runtime";
-import { parseLimits, parseTimeLimits, Worker, type JobHandler, type KindPolicy } from "@millrace/worker";
+import { kindPolicies, Worker, workerConfigShape, type JobHandler } from "@millrace/worker";
 import { handleForecast, handleTrainProduct } from "./forecasting";
 import { handlePipeline, handleTrain, type TrainingDeps } from "./training";
 import { validateModels } from "./validation";
@@ -45,15 +43,9 @@ export const configSchema = baseConfigSchema.extend({
   // Recycle a training thread after this many jobs or this much heap (max-tasks-per-child).
   THREAD_MAX_JOBS: z.coerce.number().int().positive().default(50),
   THREAD_MAX_HEAP_MB: z.coerce.number().int().positive().default(1024),
-  JOB_ACK_WAIT_MS: z.coerce.number().int().positive().default(30_000),
   CANCEL_GRACE_MS: z.coerce.number().int().positive().default(500),
   ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
-  WORKER_ID: z.string().optional(),
-  // Limits that hold across all replicas, e.g. "train=120" and "train=tenant:2".
-  RATE_LIMITS: z.string().default(""),
-  CONCURRENCY_LIMITS: z.string().default(""),
-  // Per-kind default time limits, "kind=soft_ms:hard_ms"; a request's own win.
-  TIME_LIMITS: z.string().default(""),
+  ...workerConfigShape,
 });
 export type TrainerConfig = z.infer<typeof configSchema>;
 
@@ -99,16 +91,7 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
     },
   };
   const served = Object.fromEntries(Object.entries(handlers).filter(([k]) => config.TRAINER_KINDS.includes(k)));
-  let limits: Record<string, KindPolicy["limits"]>;
-  let timeLimits: Record<string, KindPolicy["timeLimits"]>;
-  try {
-    limits = parseLimits(config.RATE_LIMITS, config.CONCURRENCY_LIMITS);
-    timeLimits = parseTimeLimits(config.TIME_LIMITS);
-  } catch (err) {
-    throw new ConfigError(errorMessage(err), { field: "RATE_LIMITS/CONCURRENCY_LIMITS/TIME_LIMITS" });
-  }
-  const policies: Record<string, KindPolicy> = {};
-  for (const kind of Object.keys(handlers)) policies[kind] = { retry: { maxAttempts: 3 }, limits: limits[kind], timeLimits: timeLimits[kind] };
+  const policies = kindPolicies(Object.keys(handlers), config);
   const worker = new Worker({
     service: "trainer",
     nc,
