@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { createServer, connect as netConnect } from "node:net";
+import { freePort, reachable } from "@millrace/runtime";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -17,26 +17,7 @@ const demo = process.argv.includes("--demo");
 const COLORS = ["\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m", "\x1b[31m"];
 const children: ChildProcess[] = [];
 
-function reachable(host: string, port: number, timeoutMs = 800): Promise<boolean> {
-  return new Promise((res) => {
-    const s = netConnect({ host, port });
-    const t = setTimeout(() => (s.destroy(), res(false)), timeoutMs);
-    s.once("connect", () => (clearTimeout(t), s.end(), res(true)));
-    s.once("error", () => (clearTimeout(t), res(false)));
-  });
-}
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => res(port));
-    });
-    srv.once("error", rej);
-  });
-}
 
 async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

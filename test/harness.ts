@@ -3,27 +3,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dropDatabase } from "@millrace/runtime";
+import { dropDatabase, freePort, reachable } from "@millrace/runtime";
+
+export { freePort };
 import { testDatabaseUrl, testNatsUrl, waitFor } from "@millrace/testkit";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export type ServiceName = "status" | "gateway" | "trainer" | "predictor" | "scheduler";
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => res(port));
-    });
-    srv.once("error", rej);
-  });
-}
 
 export function signToken(secret: string, claims: Record<string, unknown>): string {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -129,7 +119,7 @@ export async function startStack(opts: { services?: ServiceName[]; env?: Record<
   const services = opts.services ?? ["status", "predictor", "trainer", "scheduler", "gateway"];
   if (services.includes("status")) {
     await stack.start("status");
-    await waitFor(() => portOpen(statusGrpc), { timeoutMs: 60_000, what: "status service" });
+    await waitFor(() => reachable("127.0.0.1", statusGrpc), { timeoutMs: 60_000, what: "status service" });
   }
   for (const s of services.filter((x) => x !== "status")) await stack.start(s);
   if (services.includes("gateway")) {
@@ -144,13 +134,6 @@ export async function startStack(opts: { services?: ServiceName[]; env?: Record<
   return stack;
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect({ host: "127.0.0.1", port });
-    s.once("connect", () => (s.end(), res(true)));
-    s.once("error", () => res(false));
-  });
-}
 
 /** Polls a task through the API until it reaches one of `states`. */
 export async function taskIn(stack: Stack, tenant: string, taskId: string, states: string[], timeoutMs = 60_000): Promise<any> {
@@ -178,7 +161,7 @@ export async function privateNats(): Promise<{ url: string; stop(signal?: NodeJS
     url: `nats://127.0.0.1:${port}`,
     async start() {
       proc = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "ignore" });
-      await waitFor(() => portOpen(port), { timeoutMs: 15_000, what: "private nats-server" });
+      await waitFor(() => reachable("127.0.0.1", port), { timeoutMs: 15_000, what: "private nats-server" });
     },
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (!proc || proc.exitCode !== null || proc.signalCode) return;

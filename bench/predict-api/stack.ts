@@ -6,34 +6,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createHmac, randomBytes } from "node:crypto";
-import { connect as netConnect, createServer } from "node:net";
+
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "nats";
-import { destroyTopology, dropDatabase, Topology } from "@millrace/runtime";
+import { destroyTopology, dropDatabase, freePort, reachable, Topology } from "@millrace/runtime";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export type ServiceName = "status" | "gateway" | "trainer" | "predictor" | "scheduler";
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => res(port));
-    });
-    srv.once("error", rej);
-  });
-}
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = netConnect({ host: "127.0.0.1", port });
-    s.once("connect", () => (s.end(), res(true)));
-    s.once("error", () => res(false));
-  });
-}
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 90_000, everyMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -180,7 +162,7 @@ export async function startBenchStack(opts: StackOptions = {}): Promise<BenchSta
 
   try {
     start("status", "status");
-    await until("status service", () => portOpen(statusGrpc), 60_000);
+    await until("status service", () => reachable("127.0.0.1", statusGrpc), 60_000);
     for (const name of ["predictor", "trainer", "scheduler", "gateway"] as ServiceName[]) {
       for (let i = 0; i < count(name); i++) start(name, count(name) > 1 ? `${name}-${i + 1}` : name);
     }

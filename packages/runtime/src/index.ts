@@ -37,3 +37,4 @@ export { onShutdown } from "./shutdown";
 export { publishJob, publishEvent, publishDeadLetter, jobMessageId, eventId } from "./publish";
 export { DEFAULT_RETRY, mergeRetry, retryDelayMs } from "./backoff";
 export { TERMINAL_STATES, isTerminal, stateName, stateFromName } from "./states";
+export { reachable, freePort } from "./ports";
