@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { freePort, reachable } from "@millrace/runtime";
+import { serveEmbeddedPostgres } from "./embedded-postgres";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -78,20 +79,12 @@ async function ensurePostgres(): Promise<string> {
   if (env.DATABASE_URL) return env.DATABASE_URL;
   if (await reachable("127.0.0.1", 5432)) return "postgres://postgres@127.0.0.1:5432/millrace";
   // No local Postgres: serve an embedded PGlite to `pg` over a local socket.
-  const { PGlite } = await import("@electric-sql/pglite");
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   const dir = join(root, ".data", "pglite");
   mkdirSync(dir, { recursive: true });
-  const db = await PGlite.create(dir);
-  const port = await freePort();
-  const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 100 } as never);
-  await server.start();
-  stopEmbedded = async () => {
-    await server.stop();
-    await db.close();
-  };
-  console.log(`no Postgres on 127.0.0.1:5432; serving embedded PGlite (${dir}) on port ${port}`);
-  return `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const embedded = await serveEmbeddedPostgres(dir);
+  stopEmbedded = embedded.stop;
+  console.log(`no Postgres on 127.0.0.1:5432; serving embedded PGlite (${dir}) at ${embedded.url}`);
+  return embedded.url;
 }
 
 function devToken(secret: string, tenant: string): string {
