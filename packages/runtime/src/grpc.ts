@@ -57,6 +57,22 @@ export function fromServiceError(err: grpc.ServiceError, what: string): Error {
   const details = detailsRaw ? (JSON.parse(detailsRaw) as Record<string, unknown>) : undefined;
   const msg = err.details || err.message;
   const opts = { field, details, cause: err };
+  const typed = errorFromCode(code, msg, opts);
+  if (typed) return typed;
+  if (err.code === grpc.status.INVALID_ARGUMENT) {
+    const type = String(err.metadata?.get("millrace-type")?.[0] ?? "ValidationError");
+    const e = new ValidationError(msg, opts);
+    (e as { details?: Record<string, unknown> }).details = { ...(details ?? {}), type, code };
+    return e;
+  }
+  if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
+    return new DependencyUnavailableError(`${what} unavailable: ${msg}`, opts);
+  }
+  return new MillraceError(`${what} failed: ${msg}`, code || "INTERNAL", 500, false, opts);
+}
+
+/** Rebuilds a typed error from its code (a gRPC status or a batch item's error). */
+export function errorFromCode(code: string, msg: string, opts: { field?: string; details?: Record<string, unknown>; cause?: unknown } = {}): Error | undefined {
   switch (code) {
     case "VALIDATION":
       return new ValidationError(msg, opts);
@@ -72,17 +88,10 @@ export function fromServiceError(err: grpc.ServiceError, what: string): Error {
       return new PayloadTooLargeError(msg, opts);
     case "IDEMPOTENCY_CONFLICT":
       return new IdempotencyConflictError(msg, opts);
+    case "DEPENDENCY_UNAVAILABLE":
+      return new DependencyUnavailableError(msg, opts);
   }
-  if (err.code === grpc.status.INVALID_ARGUMENT) {
-    const type = String(err.metadata?.get("millrace-type")?.[0] ?? "ValidationError");
-    const e = new ValidationError(msg, opts);
-    (e as { details?: Record<string, unknown> }).details = { ...(details ?? {}), type, code };
-    return e;
-  }
-  if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-    return new DependencyUnavailableError(`${what} unavailable: ${msg}`, opts);
-  }
-  return new MillraceError(`${what} failed: ${msg}`, code || "INTERNAL", 500, false, opts);
+  return undefined;
 }
 
 type Unary<Req, Res> = (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>;

@@ -30,7 +30,7 @@ export type { JobKind, QueueName, TopologyOptions } from "./topology";
 export { connectNats } from "./nats";
 export { connectPostgres, ensureDatabase, dropDatabase, migrate } from "./postgres";
 export type { Pool, PoolClient } from "./postgres";
-export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, GRPC_CHANNEL_OPTIONS } from "./grpc";
+export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, errorFromCode, GRPC_CHANNEL_OPTIONS } from "./grpc";
 export { startHealthServer, readiness } from "./health";
 export type { ReadinessCheck } from "./health";
 export { onShutdown } from "./shutdown";

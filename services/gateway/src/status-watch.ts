@@ -1,7 +1,8 @@
 // Following one task through the status service's WatchTask stream: the
 // current row first, then each change, ending at a terminal state.
 import type { StatusServiceClient, Task } from "@millrace/contracts";
-import { call, fromServiceError, grpc, isTerminal } from "@millrace/runtime";
+import { fromServiceError, grpc, isTerminal } from "@millrace/runtime";
+import { batcherFor } from "./status-batch";
 
 export interface WatchOptions {
   /** Stop following after this long (the last row seen is the answer). */
@@ -39,7 +40,7 @@ export async function* watchTask(status: StatusServiceClient, tenant: string, ta
 }
 
 export function getTask(status: StatusServiceClient, tenant: string, taskId: string): Promise<Task> {
-  return call(status, status.getTask, { tenant, taskId }, 10_000, "status");
+  return batcherFor(status).getTask(tenant, taskId);
 }
 
 /** The task once terminal, or its latest row when the wait ran out first. */

@@ -2,6 +2,7 @@
 //   validated body → Job → StatusService.CreateTask (the PENDING row is the
 //   record of truth) → publish on JetStream → 202 with the task's links.
 // Nothing is created or published before validation passes.
+import { batcherFor } from "./status-batch";
 import { createHash, randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import type { Job, Task } from "@millrace/contracts";
@@ -10,7 +11,6 @@ import {
   IdempotencyConflictError,
   MillraceError,
   ValidationError,
-  call,
   publishJob,
   isTerminal,
   stateName,
@@ -73,7 +73,7 @@ export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec
 
   let created;
   try {
-    created = await call(deps.status, deps.status.createTask, { job, idempotencyKey: key, requestHash: hash }, 5_000, "status");
+    created = await batcherFor(deps.status).createTask({ job, idempotencyKey: key, requestHash: hash });
   } catch (err) {
     // Client errors from the status service (a bad job) keep their status;
     // anything else means the task could not be recorded: 503, nothing published.

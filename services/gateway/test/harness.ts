@@ -16,6 +16,7 @@ import {
   StatusServiceService,
   TaskState,
   type CreateTaskRequest,
+  type CreateTaskResponse,
   type Job,
   type ModelInfo,
   type PredictRequest,
@@ -112,26 +113,47 @@ export class FakeStatus {
     return t;
   }
 
+  private async create(req: CreateTaskRequest): Promise<CreateTaskResponse> {
+    this.created.push(req);
+    const job = req.job!;
+    if (req.idempotencyKey) {
+      const k = `${job.tenant}\u0000${req.idempotencyKey}`;
+      const prior = this.idempotency.get(k);
+      if (prior) {
+        if (prior.hash !== req.requestHash) return { task: undefined, existing: false, conflict: true };
+        return { task: this.tasks.get(prior.taskId), existing: true, conflict: false };
+      }
+      this.idempotency.set(k, { hash: req.requestHash, taskId: job.taskId });
+    }
+    const task = emptyTask(job);
+    this.tasks.set(task.taskId, task);
+    if (this.onCreate) setImmediate(() => this.onCreate?.(task));
+    return { task, existing: false, conflict: false };
+  }
+
   implementation(): Partial<StatusServiceServer> {
     return {
-      createTask: unary(async (req) => {
-        this.created.push(req);
-        const job = req.job!;
-        if (req.idempotencyKey) {
-          const k = `${job.tenant}\u0000${req.idempotencyKey}`;
-          const prior = this.idempotency.get(k);
-          if (prior) {
-            if (prior.hash !== req.requestHash) return { task: undefined, existing: false, conflict: true };
-            return { task: this.tasks.get(prior.taskId), existing: true, conflict: false };
-          }
-          this.idempotency.set(k, { hash: req.requestHash, taskId: job.taskId });
-        }
-        const task = emptyTask(job);
-        this.tasks.set(task.taskId, task);
-        if (this.onCreate) setImmediate(() => this.onCreate?.(task));
-        return { task, existing: false, conflict: false };
-      }),
+      createTask: unary(async (req) => this.create(req)),
       getTask: unary(async (req) => this.find(req.tenant, req.taskId)),
+      // Batched forms, as the status service answers them: one outcome per item.
+      createTasks: unary(async (req) => ({
+        results: await Promise.all(req.requests.map(async (r) => {
+          try {
+            return { response: await this.create(r), error: undefined };
+          } catch (err) {
+            return { response: undefined, error: { code: (err as { code?: string }).code ?? "INTERNAL", message: (err as Error).message, field: "" } };
+          }
+        })),
+      })),
+      getTasks: unary(async (req) => ({
+        results: req.requests.map((r) => {
+          try {
+            return { task: this.find(r.tenant, r.taskId), error: undefined };
+          } catch (err) {
+            return { task: undefined, error: { code: (err as { code?: string }).code ?? "INTERNAL", message: (err as Error).message, field: (err as { field?: string }).field ?? "" } };
+          }
+        }),
+      })),
       listTasks: unary(async (req) => {
         let all = [...this.tasks.values()].filter((t) => t.tenant === req.tenant);
         if (req.state) all = all.filter((t) => t.state === req.state);

@@ -1,6 +1,6 @@
 import type { JetStreamClient, NatsConnection } from "nats";
-import { Job, TaskChanged, TaskState, type StatusServiceServer, type Task } from "@millrace/contracts";
-import { grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
+import { Job, TaskChanged, TaskState, type CreateTaskRequest, type CreateTaskResponse, type GetTaskRequest, type ItemError, type StatusServiceServer, type Task } from "@millrace/contracts";
+import { errorCode, errorMessage, grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
 import type { CreateBatcher } from "./create";
 import type { TaskStore } from "./store";
@@ -21,30 +21,42 @@ export interface ServiceDeps {
   idempotencyTtlMs: number;
 }
 
-export function statusService(d: ServiceDeps): StatusServiceServer {
-  return {
-    createTask: unary(async (req) => {
-      const job = req.job;
-      if (!job || !job.taskId || !job.tenant || !job.kind) throw new ValidationError("job with task_id, tenant and kind is required", { field: "job" });
-      if (req.idempotencyKey) {
-        const bound = await d.store.bindIdempotencyKey(job.tenant, req.idempotencyKey, req.requestHash, job.taskId, d.idempotencyTtlMs);
-        if (bound.conflict) return { task: undefined, existing: true, conflict: true };
-        if (bound.existing) {
-          const row = await d.store.get(job.tenant, bound.taskId);
-          return { task: toTask(row), existing: true, conflict: false };
-        }
-      }
-      if (await d.creator.add(job)) return { task: toTask(rowFromJob(job)), existing: false, conflict: false };
-      // The task id already existed (a deterministic id, e.g. a schedule fire).
-      return { task: toTask(await d.store.get(job.tenant, job.taskId)), existing: true, conflict: false };
-    }),
+/** A batch item's failure, keeping the typed error's code and field. */
+function itemError(err: unknown): ItemError {
+  return { code: errorCode(err), message: errorMessage(err), field: (err as { field?: string })?.field ?? "" };
+}
 
-    getTask: unary(async (req) => {
-      const row = await d.store.get(req.tenant, req.taskId);
-      // Only parents have children; skip the query for everything else.
-      const parent = (ORCHESTRATED_KINDS as readonly string[]).includes(row.kind);
-      return toTask(row, parent ? await d.store.children(req.taskId) : []);
-    }),
+export function statusService(d: ServiceDeps): StatusServiceServer {
+  const createTask = async (req: CreateTaskRequest): Promise<CreateTaskResponse> => {
+    const job = req.job;
+    if (!job || !job.taskId || !job.tenant || !job.kind) throw new ValidationError("job with task_id, tenant and kind is required", { field: "job" });
+    if (req.idempotencyKey) {
+      const bound = await d.store.bindIdempotencyKey(job.tenant, req.idempotencyKey, req.requestHash, job.taskId, d.idempotencyTtlMs);
+      if (bound.conflict) return { task: undefined, existing: true, conflict: true };
+      if (bound.existing) {
+        const row = await d.store.get(job.tenant, bound.taskId);
+        return { task: toTask(row), existing: true, conflict: false };
+      }
+    }
+    if (await d.creator.add(job)) return { task: toTask(rowFromJob(job)), existing: false, conflict: false };
+    // The task id already existed (a deterministic id, e.g. a schedule fire).
+    return { task: toTask(await d.store.get(job.tenant, job.taskId)), existing: true, conflict: false };
+  };
+  const getTask = async (req: GetTaskRequest): Promise<Task> => {
+    const row = await d.store.get(req.tenant, req.taskId);
+    // Only parents have children; skip the query for everything else.
+    const parent = (ORCHESTRATED_KINDS as readonly string[]).includes(row.kind);
+    return toTask(row, parent ? await d.store.children(req.taskId) : []);
+  };
+  return {
+    createTask: unary(createTask),
+    getTask: unary(getTask),
+    createTasks: unary(async (req) => ({
+      results: await Promise.all(req.requests.map((r) => createTask(r).then((response) => ({ response, error: undefined }), (err) => ({ response: undefined, error: itemError(err) })))),
+    })),
+    getTasks: unary(async (req) => ({
+      results: await Promise.all(req.requests.map((r) => getTask(r).then((task) => ({ task, error: undefined }), (err) => ({ task: undefined, error: itemError(err) })))),
+    })),
 
     listTasks: unary(async (req) => {
       const limit = Math.min(Math.max(req.limit || 50, 1), 500);

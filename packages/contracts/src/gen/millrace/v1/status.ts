@@ -42,6 +42,39 @@ export interface CreateTaskResponse {
   conflict: boolean;
 }
 
+/** One item's failure in a batch, as the typed error's code, message and field. */
+export interface ItemError {
+  code: string;
+  message: string;
+  field: string;
+}
+
+export interface CreateTasksRequest {
+  requests: CreateTaskRequest[];
+}
+
+export interface CreateTaskOutcome {
+  response: CreateTaskResponse | undefined;
+  error: ItemError | undefined;
+}
+
+export interface CreateTasksResponse {
+  results: CreateTaskOutcome[];
+}
+
+export interface GetTasksRequest {
+  requests: GetTaskRequest[];
+}
+
+export interface GetTaskOutcome {
+  task: Task | undefined;
+  error: ItemError | undefined;
+}
+
+export interface GetTasksResponse {
+  results: GetTaskOutcome[];
+}
+
 export interface GetTaskRequest {
   tenant: string;
   taskId: string;
@@ -316,6 +349,567 @@ export const CreateTaskResponse: MessageFns<CreateTaskResponse> = {
     message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
     message.existing = object.existing ?? false;
     message.conflict = object.conflict ?? false;
+    return message;
+  },
+};
+
+function createBaseItemError(): ItemError {
+  return { code: "", message: "", field: "" };
+}
+
+export const ItemError: MessageFns<ItemError> = {
+  encode(message: ItemError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.field !== "") {
+      writer.uint32(26).string(message.field);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ItemError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseItemError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ItemError {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+    };
+  },
+
+  toJSON(message: ItemError): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ItemError>): ItemError {
+    return ItemError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ItemError>): ItemError {
+    const message = createBaseItemError();
+    message.code = object.code ?? "";
+    message.message = object.message ?? "";
+    message.field = object.field ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateTasksRequest(): CreateTasksRequest {
+  return { requests: [] };
+}
+
+export const CreateTasksRequest: MessageFns<CreateTasksRequest> = {
+  encode(message: CreateTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      CreateTaskRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(CreateTaskRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateTasksRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => CreateTaskRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CreateTasksRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => CreateTaskRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateTasksRequest>): CreateTasksRequest {
+    return CreateTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateTasksRequest>): CreateTasksRequest {
+    const message = createBaseCreateTasksRequest();
+    message.requests = object.requests?.map((e) => CreateTaskRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCreateTaskOutcome(): CreateTaskOutcome {
+  return { response: undefined, error: undefined };
+}
+
+export const CreateTaskOutcome: MessageFns<CreateTaskOutcome> = {
+  encode(message: CreateTaskOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      CreateTaskResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ItemError.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateTaskOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateTaskOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = CreateTaskResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ItemError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateTaskOutcome {
+    return {
+      response: isSet(object.response) ? CreateTaskResponse.fromJSON(object.response) : undefined,
+      error: isSet(object.error) ? ItemError.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: CreateTaskOutcome): unknown {
+    const obj: any = {};
+    if (message.response !== undefined) {
+      obj.response = CreateTaskResponse.toJSON(message.response);
+    }
+    if (message.error !== undefined) {
+      obj.error = ItemError.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateTaskOutcome>): CreateTaskOutcome {
+    return CreateTaskOutcome.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateTaskOutcome>): CreateTaskOutcome {
+    const message = createBaseCreateTaskOutcome();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? CreateTaskResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ItemError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateTasksResponse(): CreateTasksResponse {
+  return { results: [] };
+}
+
+export const CreateTasksResponse: MessageFns<CreateTasksResponse> = {
+  encode(message: CreateTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      CreateTaskOutcome.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(CreateTaskOutcome.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateTasksResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => CreateTaskOutcome.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CreateTasksResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => CreateTaskOutcome.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateTasksResponse>): CreateTasksResponse {
+    return CreateTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateTasksResponse>): CreateTasksResponse {
+    const message = createBaseCreateTasksResponse();
+    message.results = object.results?.map((e) => CreateTaskOutcome.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetTasksRequest(): GetTasksRequest {
+  return { requests: [] };
+}
+
+export const GetTasksRequest: MessageFns<GetTasksRequest> = {
+  encode(message: GetTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      GetTaskRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(GetTaskRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTasksRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => GetTaskRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetTasksRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => GetTaskRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTasksRequest>): GetTasksRequest {
+    return GetTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTasksRequest>): GetTasksRequest {
+    const message = createBaseGetTasksRequest();
+    message.requests = object.requests?.map((e) => GetTaskRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetTaskOutcome(): GetTaskOutcome {
+  return { task: undefined, error: undefined };
+}
+
+export const GetTaskOutcome: MessageFns<GetTaskOutcome> = {
+  encode(message: GetTaskOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ItemError.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ItemError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTaskOutcome {
+    return {
+      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      error: isSet(object.error) ? ItemError.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: GetTaskOutcome): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    if (message.error !== undefined) {
+      obj.error = ItemError.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTaskOutcome>): GetTaskOutcome {
+    return GetTaskOutcome.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTaskOutcome>): GetTaskOutcome {
+    const message = createBaseGetTaskOutcome();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ItemError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetTasksResponse(): GetTasksResponse {
+  return { results: [] };
+}
+
+export const GetTasksResponse: MessageFns<GetTasksResponse> = {
+  encode(message: GetTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      GetTaskOutcome.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(GetTaskOutcome.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTasksResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => GetTaskOutcome.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetTasksResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => GetTaskOutcome.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTasksResponse>): GetTasksResponse {
+    return GetTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTasksResponse>): GetTasksResponse {
+    const message = createBaseGetTasksResponse();
+    message.results = object.results?.map((e) => GetTaskOutcome.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1406,6 +2000,28 @@ export const StatusServiceService = {
     responseSerialize: (value: Task): Buffer => Buffer.from(Task.encode(value).finish()),
     responseDeserialize: (value: Buffer): Task => Task.decode(value),
   },
+  /**
+   * Batched forms: a gateway under load sends the calls of one event-loop
+   * turn together, paying gRPC's per-call cost once.
+   */
+  createTasks: {
+    path: "/millrace.v1.StatusService/CreateTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateTasksRequest): Buffer => Buffer.from(CreateTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateTasksRequest => CreateTasksRequest.decode(value),
+    responseSerialize: (value: CreateTasksResponse): Buffer => Buffer.from(CreateTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateTasksResponse => CreateTasksResponse.decode(value),
+  },
+  getTasks: {
+    path: "/millrace.v1.StatusService/GetTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTasksRequest): Buffer => Buffer.from(GetTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTasksRequest => GetTasksRequest.decode(value),
+    responseSerialize: (value: GetTasksResponse): Buffer => Buffer.from(GetTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTasksResponse => GetTasksResponse.decode(value),
+  },
   listTasks: {
     path: "/millrace.v1.StatusService/ListTasks" as const,
     requestStream: false as const,
@@ -1469,6 +2085,12 @@ export interface StatusServiceServer extends UntypedServiceImplementation {
   /** Records a task as PENDING (the record of truth) before its job is published. */
   createTask: handleUnaryCall<CreateTaskRequest, CreateTaskResponse>;
   getTask: handleUnaryCall<GetTaskRequest, Task>;
+  /**
+   * Batched forms: a gateway under load sends the calls of one event-loop
+   * turn together, paying gRPC's per-call cost once.
+   */
+  createTasks: handleUnaryCall<CreateTasksRequest, CreateTasksResponse>;
+  getTasks: handleUnaryCall<GetTasksRequest, GetTasksResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   /** History first (the current row), then every change until a terminal state. */
   watchTask: handleServerStreamingCall<WatchTaskRequest, Task>;
@@ -1507,6 +2129,40 @@ export interface StatusServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Task) => void,
+  ): ClientUnaryCall;
+  /**
+   * Batched forms: a gateway under load sends the calls of one event-loop
+   * turn together, paying gRPC's per-call cost once.
+   */
+  createTasks(
+    request: CreateTasksRequest,
+    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
+  ): ClientUnaryCall;
+  createTasks(
+    request: CreateTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
+  ): ClientUnaryCall;
+  createTasks(
+    request: CreateTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
+  ): ClientUnaryCall;
+  getTasks(
+    request: GetTasksRequest,
+    callback: (error: ServiceError | null, response: GetTasksResponse) => void,
+  ): ClientUnaryCall;
+  getTasks(
+    request: GetTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTasksResponse) => void,
+  ): ClientUnaryCall;
+  getTasks(
+    request: GetTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTasksResponse) => void,
   ): ClientUnaryCall;
   listTasks(
     request: ListTasksRequest,
