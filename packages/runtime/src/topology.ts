@@ -91,11 +91,21 @@ export class Topology {
   get cancelWildcard(): string {
     return `${this.subjectPrefix}millrace.cancel.>`;
   }
-  changedSubject(taskId: string): string {
-    return `${this.subjectPrefix}millrace.changed.${taskId}`;
+  /**
+   * Change notices end in "done" (terminal) or "live", so a subscriber that
+   * only cares about tasks coming back to life (cache invalidation on retry)
+   * does not receive every transition.
+   */
+  changedSubject(taskId: string, terminal: boolean): string {
+    return `${this.subjectPrefix}millrace.changed.${taskId}.${terminal ? "done" : "live"}`;
   }
-  get changedWildcard(): string {
-    return `${this.subjectPrefix}millrace.changed.>`;
+  /** Every change notice of one task. */
+  changedOf(taskId: string): string {
+    return `${this.subjectPrefix}millrace.changed.${taskId}.*`;
+  }
+  /** Notices of tasks that moved to a non-terminal state, across all tasks. */
+  get changedLive(): string {
+    return `${this.subjectPrefix}millrace.changed.*.live`;
   }
   /** Core-NATS notice that a model version or alias changed (cache invalidation). */
   get modelsChanged(): string {

@@ -367,7 +367,7 @@ export class Worker {
       // STARTED is not awaited: the outcome event below is, and JetStream keeps
       // one connection's publishes to a subject in order.
       void events.started().catch((err) => log.warn({ err: errorMessage(err) }, "STARTED event not stored"));
-      log.info("task started");
+      log.debug("task started"); // the status service logs every transition at info
       if (!handler) throw Object.assign(new Error(`no handler for job kind ${job.kind}`), { code: "NO_HANDLER", retryable: false });
       const ctx: JobContext = {
         job,
@@ -386,7 +386,7 @@ export class Worker {
       await events.success(result);
       msg.ack();
       this.processed += 1;
-      log.info("task succeeded");
+      log.debug("task succeeded");
     } catch (raw) {
       const err = abort.signal.aborted && !(raw instanceof TimeLimitExceeded && raw.hard) ? abort.signal.reason : raw;
       await this.settleFailure(msg, job, events, attempt, retry, err, log);

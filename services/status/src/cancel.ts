@@ -43,7 +43,7 @@ export class Canceller {
       if (next) {
         await this.store.writeRows(this.pool, [next]);
         result = next;
-        this.nc.publish(this.topo.changedSubject(taskId), TaskChanged.encode({ taskId, state: next.state }).finish());
+        this.nc.publish(this.topo.changedSubject(taskId, isTerminal(next.state)), TaskChanged.encode({ taskId, state: next.state }).finish());
       }
     }
     this.logger.info({ task_id: taskId, state: row.state }, "cancel requested");

@@ -65,8 +65,9 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   const revocations = await js.views.kv(topo.bucket("revocations"));
   const projection = { resultTtlMs: config.RESULT_TTL_MS };
   const store = new TaskStore(pool, clock);
-  // Change notices from every status replica keep the finished-task cache honest.
-  const changes = nc.subscribe(topo.changedWildcard, {
+  // Notices of tasks coming back to life (a retry, from any replica) drop
+  // their cached finished rows.
+  const changes = nc.subscribe(topo.changedLive, {
     callback: (_e, m) => {
       try {
         const n = TaskChanged.decode(m.data);

@@ -116,7 +116,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       );
       await d.canceller.forget(req.taskId);
       d.store.forget(req.taskId);
-      d.nc.publish(d.topo.changedSubject(req.taskId), TaskChanged.encode({ taskId: req.taskId, state: TaskState.PENDING }).finish());
+      d.nc.publish(d.topo.changedSubject(req.taskId, false), TaskChanged.encode({ taskId: req.taskId, state: TaskState.PENDING }).finish());
       await publishJob(d.js, d.topo, next);
       d.logger.info({ task_id: req.taskId, generation }, "task re-queued by request");
       return { task: toTask(await d.store.get(req.tenant, req.taskId)), notRetryable: false };

@@ -20,7 +20,7 @@ export async function watchTask(
   onCancel: (fn: () => void) => void,
   fallbackPollMs = 2_000,
 ): Promise<void> {
-  const sub: Subscription = nc.subscribe(topo.changedSubject(taskId));
+  const sub: Subscription = nc.subscribe(topo.changedOf(taskId));
   let timer: NodeJS.Timeout | undefined;
   onCancel(() => sub.unsubscribe());
   try {
