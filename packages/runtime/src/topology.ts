@@ -252,7 +252,9 @@ export async function ensureTopology(nc: NatsConnection, topo: Topology, options
     await ensureConsumer(jsm, topo.eventsStream, {
       durable_name: topo.projectorConsumer,
       filter_subject: topo.eventsWildcard,
-      ack_policy: AckPolicy.Explicit,
+      // The projector commits whole batches in stream order: one ack for the
+      // last message of a batch acknowledges the batch.
+      ack_policy: AckPolicy.All,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(30_000),
       max_deliver: -1,

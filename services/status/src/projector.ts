@@ -1,4 +1,4 @@
-import type { JsMsg, NatsConnection } from "nats";
+import { AckPolicy, type JsMsg, type NatsConnection } from "nats";
 import { TaskChanged, TaskEvent } from "@millrace/contracts";
 import type { Logger, Pool, Topology } from "@millrace/runtime";
 import { isTerminal, stateName } from "@millrace/runtime";
@@ -17,6 +17,7 @@ export interface ProjectorOptions extends ProjectionOptions {
  */
 export class Projector {
   private buffer: JsMsg[] = [];
+  private ackAll = false;
   private flushing = false;
   private scheduled = false;
   private stopped = false;
@@ -38,6 +39,8 @@ export class Projector {
   async start(): Promise<void> {
     const js = this.nc.jetstream();
     const consumer = await js.consumers.get(this.topo.eventsStream, this.topo.projectorConsumer);
+    // Consumers made before ack-all was the default still ack one by one.
+    this.ackAll = (await consumer.info(true)).config.ack_policy === AckPolicy.All;
     const messages = await consumer.consume({ max_messages: Math.max(1000, this.opts.batchMax * 4) });
     this.messages = messages;
     void (async () => {
@@ -103,7 +106,8 @@ export class Projector {
         await this.store.writeRows(client, [...changed.values()]);
         await client.query("commit");
         client.release();
-        for (const m of batch) m.ack();
+        if (this.ackAll) batch[batch.length - 1]?.ack();
+        else for (const m of batch) m.ack();
         this.projected += events.length;
         for (const row of changed.values()) {
           this.logger.info({ task_id: row.taskId, state: stateName(row.state), attempt: row.attempt, kind: row.kind }, "task transition");
