@@ -1,4 +1,4 @@
-import { headers, type JetStreamClient, type PubAck } from "nats";
+import { headers, type JetStreamClient, type NatsConnection, type PubAck } from "nats";
 import { Job, TaskEvent } from "@millrace/contracts";
 import { DependencyUnavailableError } from "./errors";
 import type { Topology } from "./topology";
@@ -59,4 +59,17 @@ export async function publishDeadLetter(js: JetStreamClient, topo: Topology, job
     "Millrace-Reason": reason.slice(0, 200),
     "Millrace-Task-Id": job.taskId,
   });
+}
+
+/**
+ * Publishes an event without waiting for JetStream's acknowledgement: it is
+ * still stored (and deduped by its Nats-Msg-Id), but the caller does not pay
+ * the round trip. For events whose loss is harmless (STARTED before an
+ * outcome that is published with an ack).
+ */
+export function publishEventUnacked(nc: NatsConnection, topo: Topology, ev: TaskEvent): void {
+  const withId = { ...ev, eventId: ev.eventId || eventId(ev) };
+  const h = headers();
+  h.set("Nats-Msg-Id", withId.eventId);
+  nc.publish(topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), { headers: h });
 }

@@ -1,6 +1,6 @@
-import type { JetStreamClient } from "nats";
+import type { JetStreamClient, NatsConnection } from "nats";
 import { TaskState, type Job, type Progress, type TaskError, type TaskEvent } from "@millrace/contracts";
-import { publishEvent, type Clock, type Topology } from "@millrace/runtime";
+import { publishEvent, publishEventUnacked, type Clock, type Topology } from "@millrace/runtime";
 
 /**
  * Emits the events of one attempt of one task with increasing sequence
@@ -10,6 +10,7 @@ export class AttemptEvents {
   private seq = 0;
 
   constructor(
+    private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly topo: Topology,
     private readonly clock: Clock,
@@ -47,8 +48,9 @@ export class AttemptEvents {
     return publishEvent(this.js, this.topo, this.build(state, extra));
   }
 
-  started(): Promise<unknown> {
-    return this.emit(TaskState.STARTED);
+  /** Not acknowledged: the outcome event that follows is, and the projection orders them. */
+  started(): void {
+    publishEventUnacked(this.nc, this.topo, this.build(TaskState.STARTED));
   }
 
   progress(p: Progress): Promise<unknown> {

@@ -297,7 +297,7 @@ export class Worker {
     const deliveries = msg.info.redeliveryCount;
     const attempt = job.attemptBase + deliveries;
     const log = this.o.logger.child({ task_id: job.taskId, kind: job.kind, attempt });
-    const events = new AttemptEvents(js, this.o.topo, this.clock, job, attempt, this.workerId);
+    const events = new AttemptEvents(this.o.nc, js, this.o.topo, this.clock, job, attempt, this.workerId);
     const { retry, soft, hard } = this.policy(job);
 
     // A redelivered or republished job whose task already finished is skipped.
@@ -366,7 +366,7 @@ export class Worker {
     try {
       // STARTED is not awaited: the outcome event below is, and JetStream keeps
       // one connection's publishes to a subject in order.
-      void events.started().catch((err) => log.warn({ err: errorMessage(err) }, "STARTED event not stored"));
+      events.started();
       log.debug("task started"); // the status service logs every transition at info
       if (!handler) throw Object.assign(new Error(`no handler for job kind ${job.kind}`), { code: "NO_HANDLER", retryable: false });
       const ctx: JobContext = {
