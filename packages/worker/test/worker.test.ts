@@ -263,6 +263,41 @@ describe("worker (real NATS)", () => {
     await waitFor(async () => (await states(fx, "kind-soft-1")).includes(TaskState.FAILURE));
     expect((await eventsOf(fx, "kind-soft-1")).at(-1)?.error?.type).toBe("TimeLimitExceeded");
   });
+
+  it("drain on SIGTERM hands a running job back at once, and another worker finishes it", async () => {
+    fx = await natsFixture({ ackWaitMs: 30_000 });
+    collect(fx);
+    await fx.nc.flush();
+    let started = false;
+    const first = new Worker({
+      service: "a",
+      workerId: `a-${fx.ns}`,
+      nc: fx.nc,
+      topo: fx.topo,
+      queues: ["default"],
+      concurrency: 1,
+      ackWaitMs: 30_000,
+      logger,
+      handlers: {
+        predict: (ctx) =>
+          new Promise((_, reject) => {
+            started = true;
+            ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+          }),
+      },
+    });
+    await first.start();
+    await publishJob(fx.nc.jetstream(), fx.topo, job("drain-1"));
+    await waitFor(() => started);
+    const t0 = Date.now();
+    await first.drain(100);
+    worker = new Worker({ service: "b", workerId: `b-${fx.ns}`, nc: fx.nc, topo: fx.topo, queues: ["default"], concurrency: 1, ackWaitMs: 30_000, logger, handlers: { predict: async () => "finished elsewhere" } });
+    await worker.start();
+    await waitFor(async () => (await states(fx, "drain-1")).includes(TaskState.SUCCESS), { timeoutMs: 10_000 });
+    // Handed back (nak), not left to the 30 s ack timeout.
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await eventsOf(fx, "drain-1")).at(-1)?.workerId).toBe(`b-${fx.ns}`);
+  });
 });
 
 function parseTimeLimitsAsPolicies(spec: string) {
