@@ -88,8 +88,6 @@ export function errorFromCode(code: string, msg: string, opts: { field?: string;
       return new PayloadTooLargeError(msg, opts);
     case "IDEMPOTENCY_CONFLICT":
       return new IdempotencyConflictError(msg, opts);
-    case "DEPENDENCY_UNAVAILABLE":
-      return new DependencyUnavailableError(msg, opts);
   }
   return undefined;
 }

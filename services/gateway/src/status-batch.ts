@@ -2,7 +2,7 @@
 // batched RPC (CreateTasks / GetTasks): under load, dozens of submits and
 // polls share one gRPC call instead of paying its cost each.
 import type { CreateTaskRequest, CreateTaskResponse, ItemError, StatusServiceClient, Task } from "@millrace/contracts";
-import { call, errorFromCode, MillraceError } from "@millrace/runtime";
+import { call, DependencyUnavailableError, errorFromCode, MillraceError } from "@millrace/runtime";
 
 interface Pending<Req, Res> {
   req: Req;
@@ -11,6 +11,7 @@ interface Pending<Req, Res> {
 }
 
 function itemFailure(e: ItemError): Error {
+  if (e.code === "DEPENDENCY_UNAVAILABLE") return new DependencyUnavailableError(`status unavailable: ${e.message}`, { field: e.field || undefined });
   return errorFromCode(e.code, e.message, { field: e.field || undefined }) ?? new MillraceError(e.message, e.code || "INTERNAL", 500, false, { field: e.field || undefined });
 }
 
