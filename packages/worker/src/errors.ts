@@ -22,3 +22,10 @@ export class WorkerShutdownError extends MillraceError {
     super("worker shutting down", "SHUTDOWN", 503, true);
   }
 }
+
+/** A job of a kind this worker has no handler for: a deployment mistake, not retried. */
+export class NoHandlerError extends MillraceError {
+  constructor(kind: string) {
+    super(`no handler for job kind ${kind}`, "NO_HANDLER", 500, false);
+  }
+}

@@ -5,5 +5,5 @@ export { AttemptEvents } from "./events";
 export { RevocationCache } from "./revocations";
 export { Limits, concurrencyKey, parseLimits, parseTimeLimits } from "./limits";
 export type { LimitPolicy } from "./limits";
-export { TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
+export { NoHandlerError, TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
 export { workerConfigShape, kindPolicies } from "./policy-config";

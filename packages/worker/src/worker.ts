@@ -17,7 +17,7 @@ import {
   type Logger,
   type Topology,
 } from "@millrace/runtime";
-import { TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
+import { NoHandlerError, TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
 import { AttemptEvents } from "./events";
 import { concurrencyKey, Limits, type LimitPolicy } from "./limits";
 import { RevocationCache } from "./revocations";
@@ -368,7 +368,7 @@ export class Worker {
       // one connection's publishes to a subject in order.
       events.started();
       log.debug("task started"); // the status service logs every transition at info
-      if (!handler) throw Object.assign(new Error(`no handler for job kind ${job.kind}`), { code: "NO_HANDLER", retryable: false });
+      if (!handler) throw new NoHandlerError(job.kind);
       const ctx: JobContext = {
         job,
         attempt,

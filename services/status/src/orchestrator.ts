@@ -1,6 +1,6 @@
 import type { JsMsg, NatsConnection } from "nats";
 import { Job, TaskState, type TaskError, type TaskEvent } from "@millrace/contracts";
-import { errorMessage, isTerminal, publishEvent, publishJob, QUEUES, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
+import { errorMessage, isTerminal, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
 import type { TaskRow } from "./projection";
 import type { TaskStore } from "./store";
@@ -100,7 +100,7 @@ export class Orchestrator {
       const steps = skus.map((sku: string) => ({ ...blankJob(), kind: "train_product", queue: job.queue, tenant: job.tenant, payload: { $case: "trainProduct" as const, value: { productSku: sku } } }));
       return { type: "fanout", settleAll: true, steps, labels: skus };
     }
-    throw new Error(`job kind ${job.kind} is not orchestrated`);
+    throw new ValidationError(`job kind ${job.kind} is not orchestrated`, { field: "kind" });
   }
 
   private async onJob(msg: JsMsg): Promise<void> {

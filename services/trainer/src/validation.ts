@@ -1,6 +1,6 @@
 import type { DatasetStore, Registry } from "@millrace/artifacts";
 import { loadModel, parseCsvToFrame } from "@millrace/ml";
-import type { Pool } from "@millrace/runtime";
+import { DataError, type Pool } from "@millrace/runtime";
 import type { JobContext } from "@millrace/worker";
 
 export interface ValidationDeps {
@@ -58,7 +58,7 @@ export async function validateModels(d: ValidationDeps, ctx: JobContext): Promis
       const info = await d.datasets.get(tenant, datasetId);
       const frame = parseCsvToFrame(await d.datasets.read(info));
       const target = frame.columns.find((c) => c.name === m.target);
-      if (!target) throw new Error(`dataset ${datasetId} has no column ${m.target}`);
+      if (!target) throw new DataError(`dataset ${datasetId} has no column ${m.target}`, { field: "target" });
       const rows: Record<string, unknown>[] = [];
       const actual: unknown[] = [];
       for (let r = 0; r < frame.nRows; r++) {
