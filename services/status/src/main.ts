@@ -89,7 +89,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   deadLetters.start();
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, creator, canceller, clock, logger, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS }));
+  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, creator, canceller, clock, logger, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, projection }));
   const grpcPort = await startGrpcServer(server, config.STATUS_LISTEN);
   const health = await startHealthServer(config.HEALTH_PORT, {
     nats: async () => {

@@ -7,6 +7,7 @@ import type { TaskStore } from "./store";
 import { rowFromJob, toTask } from "./store";
 import { ORCHESTRATED_KINDS } from "./orchestrator";
 import { watchTask } from "./watch";
+import type { ProjectionOptions } from "./projection";
 
 export interface ServiceDeps {
   nc: NatsConnection;
@@ -19,6 +20,7 @@ export interface ServiceDeps {
   clock: Clock;
   logger: Logger;
   idempotencyTtlMs: number;
+  projection: ProjectionOptions;
 }
 
 /** A batch item's failure, keeping the typed error's code and field. */
@@ -88,9 +90,11 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
         (row) => call.write(toTask(row)),
         () => cancelled,
         (fn) => cancelHooks.push(fn),
+        d.projection,
       ).then(
         () => call.end(),
-        (err) => call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err))),
+        // emit("error") (not destroy) makes grpc-js send the status to the client.
+        (err) => call.emit("error", Object.assign(new Error((err as Error).message), toServiceError(err))),
       );
     },
 

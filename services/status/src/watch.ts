@@ -1,13 +1,35 @@
 import type { NatsConnection, Subscription } from "nats";
+import { TaskEvent } from "@millrace/contracts";
 import { isTerminal, type Topology } from "@millrace/runtime";
-import type { TaskRow } from "./projection";
+import { applyEvent, type ProjectionOptions, type TaskRow } from "./projection";
 import type { TaskStore } from "./store";
 
+/** The task's stored events, oldest first (direct gets by subject; 2.9 has no multi-filter consumers). */
+export async function storedEvents(nc: NatsConnection, topo: Topology, taskId: string, max = 1_000): Promise<TaskEvent[]> {
+  const jsm = await nc.jetstreamManager();
+  const subject = topo.eventSubject(taskId);
+  const out: TaskEvent[] = [];
+  let seq = 1;
+  while (out.length < max) {
+    let m;
+    try {
+      // next_by_subj is served by STREAM.MSG.GET since 2.9; the client's types only know it for direct gets.
+      m = await jsm.streams.getMessage(topo.eventsStream, { seq, next_by_subj: subject } as never);
+    } catch {
+      break; // no further message on the subject
+    }
+    out.push(TaskEvent.decode(m.data));
+    seq = m.seq + 1;
+  }
+  return out;
+}
+
 /**
- * Streams a task's row: first as it is now, then after every change, ending
- * at a terminal state. Changes are signalled by core-NATS notices published
- * after each projection commit (by whichever status replica made it), and a
- * slow re-read covers a notice lost in transit.
+ * Streams a task: its history first (the state after each stored event, so a
+ * late subscriber still sees STARTED and every PROGRESS), then the current
+ * row, then every change, ending at a terminal state. Changes are signalled by
+ * core-NATS notices published after each projection commit (by whichever
+ * status replica made it), and a slow re-read covers a notice lost in transit.
  */
 export async function watchTask(
   nc: NatsConnection,
@@ -18,16 +40,26 @@ export async function watchTask(
   emit: (row: TaskRow) => void,
   cancelled: () => boolean,
   onCancel: (fn: () => void) => void,
+  projection: ProjectionOptions,
   fallbackPollMs = 2_000,
 ): Promise<void> {
   const sub: Subscription = nc.subscribe(topo.changedOf(taskId));
   let timer: NodeJS.Timeout | undefined;
   onCancel(() => sub.unsubscribe());
   try {
-    let last = await store.get(tenant, taskId);
-    emit(last);
-    if (isTerminal(last.state)) return;
     const key = (r: TaskRow) => `${r.generation}:${r.attempt}:${r.seq}:${r.state}:${r.progress?.percent ?? ""}:${r.cancelRequested}`;
+    // Tenant check first: another tenant's task is a 404 before anything is sent.
+    const current = await store.get(tenant, taskId);
+    let replayed: TaskRow | undefined;
+    for (const ev of await storedEvents(nc, topo, taskId)) {
+      const next = applyEvent(replayed, ev, projection);
+      if (!next || next.generation !== current.generation) continue;
+      replayed = next;
+      if (!isTerminal(next.state)) emit(next);
+    }
+    let last = current;
+    if (!replayed || key(replayed) !== key(current) || isTerminal(current.state)) emit(current);
+    if (isTerminal(last.state)) return;
     const reread = async (): Promise<boolean> => {
       const row = await store.get(tenant, taskId);
       if (key(row) !== key(last)) {

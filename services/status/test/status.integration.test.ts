@@ -189,4 +189,40 @@ describe("status service (real NATS + Postgres)", () => {
     await expect(call(client, client.getTask, { tenant: "acme", taskId: "exp-1" })).rejects.toMatchObject({ code: "GONE" });
     await expect(call(client, client.getTask, { tenant: "other", taskId: "exp-1" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
+
+  it("WatchTask sends a late subscriber the task's history (every stored transition) before the end", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const j = job("hist-1");
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    const js = nats.nc.jetstream();
+    const p = (percent: number) => ({ percent, message: `at ${percent}`, currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0 });
+    await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, 2, { progress: p(30) }));
+    await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, 3, { progress: p(70) }));
+    await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 4));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "hist-1" })).state === TaskState.SUCCESS);
+    const seen: Task[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.watchTask({ tenant: "acme", taskId: "hist-1" });
+      stream.on("data", (t: Task) => seen.push(t));
+      stream.on("end", () => resolve());
+      stream.on("error", reject);
+    });
+    expect(seen.map((t) => [t.state, t.progress?.percent ?? 0])).toEqual([
+      [TaskState.STARTED, 0],
+      [TaskState.PROGRESS, 30],
+      [TaskState.PROGRESS, 70],
+      [TaskState.SUCCESS, 100],
+    ]);
+    // Another tenant learns nothing, not even the history.
+    await expect(
+      new Promise((resolve, reject) => {
+        const stream = client.watchTask({ tenant: "other", taskId: "hist-1" });
+        stream.on("data", resolve);
+        stream.on("error", reject);
+      }),
+    ).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+  });
 });
