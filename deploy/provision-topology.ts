@@ -10,9 +10,7 @@
 // ensureTopology() leaves an existing stream as it is, so a stream created
 // earlier with fewer replicas stays that way: this script then exits non-zero
 // and names it, rather than letting a deploy believe it runs on R3.
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { baseConfigSchema, connectNats, createLogger, ensureTopology, loadConfig, Topology, z, type Logger } from "@millrace/runtime";
+import { baseConfigSchema, connectNats, createLogger, ensureTopology, isEntryFile, loadConfig, Topology, z, type Logger } from "@millrace/runtime";
 
 export const provisionConfigSchema = baseConfigSchema
   .pick({ NATS_URL: true, NATS_USER: true, NATS_PASSWORD: true, LOG_LEVEL: true, MILLRACE_NAMESPACE: true })
@@ -73,16 +71,7 @@ async function main(): Promise<void> {
   }
 }
 
-function isEntryFile(): boolean {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryFile()) {
+if (isEntryFile(import.meta.url)) {
   main().catch((err) => {
     createLogger("provisioner").fatal({ err }, "topology provisioning failed");
     process.exit(1);

@@ -38,3 +38,5 @@ export { publishJob, publishEvent, publishEventUnacked, publishDeadLetter, jobMe
 export { DEFAULT_RETRY, mergeRetry, retryDelayMs } from "./backoff";
 export { TERMINAL_STATES, isTerminal, stateName, stateFromName } from "./states";
 export { reachable, freePort } from "./ports";
+export { isEntryFile, runService } from "./entry";
+export { connectInfrastructure } from "./infrastructure";

@@ -1,9 +1,7 @@
 // Gateway entry point: reads its config once, connects NATS, Postgres and the
 // gRPC services, and serves the HTTP API. The wiring is exported so tests
 // build the gateway in-process (buildApp) or on a real socket (startGateway).
-import { realpathSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import {
@@ -14,7 +12,8 @@ import {
   ensureTopology,
   loadConfig,
   migrate,
-  onShutdown,
+  isEntryFile,
+  runService,
   systemClock,
 } from "@millrace/runtime";
 import { buildApp } from "./app";
@@ -124,26 +123,4 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
   }
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig(gatewayConfigSchema, process.env);
-  const logger = createLogger("gateway", config.LOG_LEVEL);
-  const gw = await startGateway(config, { logger });
-  onShutdown(logger, () => gw.close());
-}
-
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return pathToFileURL(realpathSync(entry)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main().catch((err) => {
-    createLogger("gateway").fatal({ err }, "gateway failed to start");
-    process.exit(1);
-  });
-}
+if (isEntryFile(import.meta.url)) runService("gateway", () => loadConfig(gatewayConfigSchema, process.env), (config, logger) => startGateway(config, { logger }));

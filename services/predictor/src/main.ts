@@ -1,23 +1,19 @@
-import { fileURLToPath } from "node:url";
 import { Registry } from "@millrace/artifacts";
 import { PredictorServiceService, RegistryServiceService, StatusServiceClient } from "@millrace/contracts";
 import { initBackend } from "@millrace/ml";
 import {
   baseConfigSchema,
-  connectNats,
-  connectPostgres,
+  connectInfrastructure,
+  isEntryFile,
+  runService,
   createLogger,
-  ensureTopology,
   grpc,
   GRPC_CHANNEL_OPTIONS,
   loadConfig,
-  migrate,
-  onShutdown,
   startGrpcServer,
   startHealthServer,
   stopGrpcServer,
   systemClock,
-  Topology,
   ValidationError,
   z,
   type Clock,
@@ -62,13 +58,9 @@ export interface PredictorService {
 export async function startPredictor(config: PredictorConfig, deps: { clock?: Clock; logger?: Logger } = {}): Promise<PredictorService> {
   const logger = deps.logger ?? createLogger("predictor", config.LOG_LEVEL);
   const clock = deps.clock ?? systemClock;
-  const topo = new Topology(config.MILLRACE_NAMESPACE);
   const backend = await initBackend(config.ML_BACKENDS as never);
   logger.info({ backend: backend.backend, fallbacks: backend.fallbacks }, "numeric backend selected");
-  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "predictor", logger });
-  const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: 6, logger });
-  await migrate(pool, logger);
-  await ensureTopology(nc, topo, { ackWaitMs: config.JOB_ACK_WAIT_MS });
+  const { topo, nc, pool } = await connectInfrastructure(config, "predictor", logger, { poolMax: 6, ackWaitMs: config.JOB_ACK_WAIT_MS });
   const js = nc.jetstream();
   const registry = new Registry(pool, await js.views.os(topo.objectStore("models")), nc, topo.modelsChanged);
   const serving = new Serving(registry, { cacheBytes: config.MODEL_CACHE_BYTES, maxInstances: config.MAX_INSTANCES, resolveTtlMs: config.MODEL_RESOLVE_TTL_MS }, clock, logger);
@@ -135,16 +127,4 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig(configSchema, process.env);
-  const logger = createLogger("predictor", config.LOG_LEVEL);
-  const svc = await startPredictor(config, { logger });
-  onShutdown(logger, () => svc.close());
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err) => {
-    createLogger("predictor").fatal({ err }, "predictor failed to start");
-    process.exit(1);
-  });
-}
+if (isEntryFile(import.meta.url)) runService("predictor", () => loadConfig(configSchema, process.env), (config, logger) => startPredictor(config, { logger }));

@@ -1,9 +1,7 @@
 // Scheduler service: cron and interval schedules that fire exactly once however
 // many replicas run. One replica leads (a lease in JetStream KV) and fires;
 // every replica serves the SchedulerService gRPC API. This file only wires.
-import { realpathSync } from "node:fs";
 import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
 import { SchedulerServiceService, StatusServiceClient } from "@millrace/contracts";
 import {
   GRPC_CHANNEL_OPTIONS,
@@ -16,7 +14,8 @@ import {
   grpc,
   loadConfig,
   migrate,
-  onShutdown,
+  isEntryFile,
+  runService,
   startGrpcServer,
   startHealthServer,
   stopGrpcServer,
@@ -140,25 +139,4 @@ export async function startScheduler(config: SchedulerConfig, deps: { clock?: Cl
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig(configSchema, process.env);
-  const logger = createLogger("scheduler", config.LOG_LEVEL);
-  try {
-    const scheduler = await startScheduler(config, { logger });
-    onShutdown(logger, () => scheduler.close());
-  } catch (err) {
-    logger.fatal({ err }, "scheduler failed to start");
-    process.exit(1);
-  }
-}
-
-function isEntryFile(): boolean {
-  if (!process.argv[1]) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryFile()) void main();
+if (isEntryFile(import.meta.url)) runService("scheduler", () => loadConfig(configSchema, process.env), (config, logger) => startScheduler(config, { logger }));

@@ -1,20 +1,16 @@
-import { fileURLToPath } from "node:url";
 import { StatusServiceService, TaskChanged } from "@millrace/contracts";
 import {
   baseConfigSchema,
-  connectNats,
-  connectPostgres,
+  connectInfrastructure,
+  isEntryFile,
+  runService,
   createLogger,
-  ensureTopology,
   grpc,
   loadConfig,
-  migrate,
-  onShutdown,
   startGrpcServer,
   startHealthServer,
   stopGrpcServer,
   systemClock,
-  Topology,
   z,
   GRPC_CHANNEL_OPTIONS,
   type Clock,
@@ -56,11 +52,7 @@ export interface StatusService {
 export async function startStatus(config: StatusConfig, deps: { clock?: Clock; logger?: Logger } = {}): Promise<StatusService> {
   const logger = deps.logger ?? createLogger("status", config.LOG_LEVEL);
   const clock = deps.clock ?? systemClock;
-  const topo = new Topology(config.MILLRACE_NAMESPACE);
-  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "status", logger });
-  const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: 12, logger });
-  await migrate(pool, logger);
-  await ensureTopology(nc, topo, { ackWaitMs: config.JOB_ACK_WAIT_MS });
+  const { topo, nc, pool } = await connectInfrastructure(config, "status", logger, { poolMax: 12, ackWaitMs: config.JOB_ACK_WAIT_MS });
   const js = nc.jetstream();
   const revocations = await js.views.kv(topo.bucket("revocations"));
   const projection = { resultTtlMs: config.RESULT_TTL_MS };
@@ -120,16 +112,4 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig(configSchema, process.env);
-  const logger = createLogger("status", config.LOG_LEVEL);
-  const svc = await startStatus(config, { logger });
-  onShutdown(logger, () => svc.close());
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err) => {
-    createLogger("status").fatal({ err }, "status service failed to start");
-    process.exit(1);
-  });
-}
+if (isEntryFile(import.meta.url)) runService("status", () => loadConfig(configSchema, process.env), (config, logger) => startStatus(config, { logger }));

@@ -1,22 +1,18 @@
-import { fileURLToPath } from "node:url";
 import { DatasetStore, Registry } from "@millrace/artifacts";
 import { StatusServiceClient } from "@millrace/contracts";
 import { initBackend, TrainingPool } from "@millrace/ml";
 import {
   baseConfigSchema,
+  connectInfrastructure,
+  isEntryFile,
+  runService,
   call,
-  connectNats,
-  connectPostgres,
   createLogger,
-  ensureTopology,
   grpc,
   GRPC_CHANNEL_OPTIONS,
   loadConfig,
-  migrate,
-  onShutdown,
   startHealthServer,
   systemClock,
-  Topology,
   ValidationError,
   z,
   type Clock,
@@ -60,13 +56,9 @@ export interface TrainerService {
 export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock; logger?: Logger } = {}): Promise<TrainerService> {
   const logger = deps.logger ?? createLogger("trainer", config.LOG_LEVEL);
   const clock = deps.clock ?? systemClock;
-  const topo = new Topology(config.MILLRACE_NAMESPACE);
   const backend = await initBackend(config.ML_BACKENDS as never);
   logger.info({ backend: backend.backend, fallbacks: backend.fallbacks }, "numeric backend selected");
-  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "trainer", logger });
-  const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: 4, logger });
-  await migrate(pool, logger);
-  await ensureTopology(nc, topo, { ackWaitMs: config.JOB_ACK_WAIT_MS });
+  const { topo, nc, pool } = await connectInfrastructure(config, "trainer", logger, { poolMax: 4, ackWaitMs: config.JOB_ACK_WAIT_MS });
   const js = nc.jetstream();
   const datasets = new DatasetStore(pool, await js.views.os(topo.objectStore("datasets")));
   const registry = new Registry(pool, await js.views.os(topo.objectStore("models")), nc, topo.modelsChanged);
@@ -133,16 +125,4 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig(configSchema, process.env);
-  const logger = createLogger("trainer", config.LOG_LEVEL);
-  const svc = await startTrainer(config, { logger });
-  onShutdown(logger, () => svc.close());
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err) => {
-    createLogger("trainer").fatal({ err }, "trainer failed to start");
-    process.exit(1);
-  });
-}
+if (isEntryFile(import.meta.url)) runService("trainer", () => loadConfig(configSchema, process.env), (config, logger) => startTrainer(config, { logger }));

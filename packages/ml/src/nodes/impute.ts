@@ -1,9 +1,9 @@
 // missing_values node: drop_rows | mean | median | most_frequent | constant.
 
 import { DataError, PipelineValidationError, RowValidationError } from "../errors";
-import { isNumericType, parseDate, takeRows, withColumns, type Cell, type Column, type ColumnType, type DataFrame } from "../frame";
+import { isNumericType, parseDate, takeRows, withColumns, type Cell, type Column, type ColumnType } from "../frame";
 import { checkColumnRefs, compareCells, resolveColumns } from "./columns";
-import type { ApplyContext, FittedState, NodeImpl } from "./types";
+import type { FittedState, NodeImpl } from "./types";
 
 export type ImputeStrategy = "drop_rows" | "mean" | "median" | "most_frequent" | "constant";
 
