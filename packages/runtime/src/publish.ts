@@ -48,6 +48,21 @@ export function eventId(ev: Pick<TaskEvent, "taskId" | "generation" | "attempt" 
   return `${ev.taskId}:${ev.generation}:${ev.attempt}:${ev.seq}`;
 }
 
+/** An event of a job's task: the task header copied from the job, the rest from `fields`. */
+export function jobEvent(job: Job, fields: Partial<TaskEvent> & Pick<TaskEvent, "state">): TaskEvent {
+  return TaskEvent.fromPartial({
+    taskId: job.taskId,
+    tenant: job.tenant,
+    kind: job.kind,
+    queue: job.queue,
+    parentId: job.parentId,
+    createdAtMs: job.createdAtMs,
+    name: job.name,
+    generation: job.generation,
+    ...fields,
+  });
+}
+
 export function publishEvent(js: JetStreamClient, topo: Topology, ev: TaskEvent, attempts = 5): Promise<PubAck> {
   const withId = { ...ev, eventId: ev.eventId || eventId(ev) };
   return publishWithRetry(js, topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), withId.eventId, `event ${withId.eventId}`, attempts);

@@ -1,6 +1,6 @@
 import type { JetStreamClient, NatsConnection } from "nats";
 import { TaskState, type Job, type Progress, type TaskError, type TaskEvent } from "@millrace/contracts";
-import { publishEvent, publishEventUnacked, type Clock, type Topology } from "@millrace/runtime";
+import { jobEvent, publishEvent, publishEventUnacked, type Clock, type Topology } from "@millrace/runtime";
 
 /**
  * Emits the events of one attempt of one task with increasing sequence
@@ -21,27 +21,7 @@ export class AttemptEvents {
 
   build(state: TaskState, extra: Partial<TaskEvent> = {}): TaskEvent {
     this.seq += 1;
-    return {
-      eventId: "",
-      taskId: this.job.taskId,
-      tenant: this.job.tenant,
-      kind: this.job.kind,
-      queue: this.job.queue,
-      parentId: this.job.parentId,
-      createdAtMs: this.job.createdAtMs,
-      state,
-      attempt: this.attempt,
-      seq: this.seq,
-      atMs: this.clock.now(),
-      progress: undefined,
-      resultJson: new Uint8Array(),
-      error: undefined,
-      nextAttemptAtMs: 0,
-      workerId: this.workerId,
-      name: this.job.name,
-      generation: this.job.generation,
-      ...extra,
-    };
+    return jobEvent(this.job, { state, attempt: this.attempt, seq: this.seq, atMs: this.clock.now(), workerId: this.workerId, ...extra });
   }
 
   emit(state: TaskState, extra: Partial<TaskEvent> = {}): Promise<unknown> {

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from "nats";
 import { Job, TaskState } from "@millrace/contracts";
-import { publishDeadLetter, publishEvent, type Clock, type Logger, type Topology } from "@millrace/runtime";
+import { jobEvent, publishDeadLetter, publishEvent, type Clock, type Logger, type Topology } from "@millrace/runtime";
 
 /**
  * When JetStream gives up on a job (max deliveries reached, e.g. a job that
@@ -43,26 +43,19 @@ export class DeadLetterWatcher {
     const job = Job.decode(stored.data);
     await publishDeadLetter(this.nc.jetstream(), this.topo, job, stored.data, `max deliveries (${deliveries}) reached on ${consumer}`);
     await jsm.streams.deleteMessage(this.topo.jobsStream, streamSeq, false).catch(() => undefined);
-    await publishEvent(this.nc.jetstream(), this.topo, {
-      eventId: "",
-      taskId: job.taskId,
-      tenant: job.tenant,
-      kind: job.kind,
-      queue: job.queue,
-      parentId: job.parentId,
-      createdAtMs: job.createdAtMs,
-      state: TaskState.FAILURE,
-      attempt: job.attemptBase + deliveries,
-      seq: 1_000_000,
-      atMs: this.clock.now(),
-      progress: undefined,
-      resultJson: new Uint8Array(),
-      error: { type: "MaxDeliveriesExceeded", message: `the job was delivered ${deliveries} times without an outcome (worker lost each time)`, code: "MAX_DELIVERIES", retryable: false },
-      nextAttemptAtMs: 0,
-      workerId: "status",
-      name: job.name,
-      generation: job.generation,
-    });
+    await publishEvent(
+      this.nc.jetstream(),
+      this.topo,
+      jobEvent(job, {
+        state: TaskState.FAILURE,
+        attempt: job.attemptBase + deliveries,
+        // After any sequence a worker's attempt could have reached.
+        seq: 1_000_000,
+        atMs: this.clock.now(),
+        error: { type: "MaxDeliveriesExceeded", message: `the job was delivered ${deliveries} times without an outcome (worker lost each time)`, code: "MAX_DELIVERIES", retryable: false },
+        workerId: "status",
+      }),
+    );
     this.logger.error({ task_id: job.taskId, deliveries }, "job dead-lettered after max deliveries");
   }
 

@@ -1,5 +1,5 @@
 import { Job, TaskState, type Task } from "@millrace/contracts";
-import { GoneError, isTerminal, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
+import { GoneError, isTerminal, jobEvent, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
 import { rowFromEvent, type TaskRow } from "./projection";
 
 const COLUMNS =
@@ -110,26 +110,7 @@ export function toTask(r: TaskRow, children: string[] = []): Task {
 }
 
 export function rowFromJob(job: Job): TaskRow {
-  const row = rowFromEvent({
-    eventId: "",
-    taskId: job.taskId,
-    tenant: job.tenant,
-    kind: job.kind,
-    queue: job.queue,
-    parentId: job.parentId,
-    createdAtMs: job.createdAtMs,
-    state: TaskState.PENDING,
-    attempt: 0,
-    seq: 0,
-    atMs: job.createdAtMs,
-    progress: undefined,
-    resultJson: new Uint8Array(),
-    error: undefined,
-    nextAttemptAtMs: 0,
-    workerId: "",
-    name: job.name,
-    generation: job.generation,
-  });
+  const row = rowFromEvent(jobEvent(job, { state: TaskState.PENDING, atMs: job.createdAtMs }));
   row.attempt = job.attemptBase;
   return row;
 }
