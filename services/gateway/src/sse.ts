@@ -17,7 +17,7 @@ const KEEPALIVE_MS = 15_000;
 export async function taskEvents(deps: GatewayDeps, c: Context<GatewayEnv>, taskId: string): Promise<Response> {
   const tenant = c.get("tenant");
   const stop = new AbortController();
-  const events = watchTask(deps.status, tenant, taskId, { timeoutMs: MAX_STREAM_MS, signals: [stop.signal, deps.shutdown, c.req.raw.signal] });
+  const events = watchTask(deps.status, tenant, taskId, { timeoutMs: MAX_STREAM_MS, signals: [stop.signal, deps.shutdown, c.req.raw.signal], history: true });
   // Read the first row before any byte goes out: an unknown or expired task is
   // still a plain 404/410, not an event stream.
   const head = await events.next();

@@ -9,6 +9,8 @@ export interface WatchOptions {
   timeoutMs: number;
   /** Stop when any of these aborts (client went away, gateway draining). */
   signals?: AbortSignal[];
+  /** Start with the task's stored transitions (event streams), not just its current row. */
+  history?: boolean;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface WatchOptions {
 export async function* watchTask(status: StatusServiceClient, tenant: string, taskId: string, opts: WatchOptions): AsyncGenerator<Task> {
   const signals = opts.signals ?? [];
   if (signals.some((s) => s.aborted)) return;
-  const stream = status.watchTask({ tenant, taskId }, { deadline: Date.now() + opts.timeoutMs });
+  const stream = status.watchTask({ tenant, taskId, history: opts.history ?? false }, { deadline: Date.now() + opts.timeoutMs });
   const onAbort = () => stream.cancel();
   // Listeners on each signal, removed below (AbortSignal.any on a long-lived
   // signal would keep every dependent alive).

@@ -26,6 +26,7 @@ import {
   type RegistryServiceServer,
   type SchedulerServiceServer,
   type StatusServiceServer,
+  type WatchTaskRequest,
 } from "@millrace/contracts";
 import {
   GRPC_CHANNEL_OPTIONS,
@@ -85,6 +86,8 @@ function emptyTask(job: Job): Task {
 export class FakeStatus {
   readonly tasks = new Map<string, Task>();
   readonly created: CreateTaskRequest[] = [];
+  /** Every WatchTask request, to check what the gateway asked for. */
+  readonly watches: WatchTaskRequest[] = [];
   readonly idempotency = new Map<string, { hash: string; taskId: string }>();
   readonly changes = new EventEmitter();
   /** Called after each CreateTask (e.g. to finish the task for sync routes). */
@@ -165,7 +168,8 @@ export class FakeStatus {
         const page = all.slice(offset, offset + limit);
         return { tasks: page, nextCursor: offset + limit < all.length ? String(offset + limit) : "" };
       }),
-      watchTask: (call: grpc.ServerWritableStream<{ tenant: string; taskId: string }, Task>) => {
+      watchTask: (call: grpc.ServerWritableStream<WatchTaskRequest, Task>) => {
+        this.watches.push(call.request);
         let current: Task;
         try {
           current = this.find(call.request.tenant, call.request.taskId);

@@ -112,6 +112,8 @@ describe("GET /v1/tasks/{id}", () => {
     const res = await pending;
     expect(res.status).toBe(200);
     expect(await res.json() as any).toMatchObject({ task_id: id, state: "SUCCESS", result: { ok: true } });
+    // A waiter needs the outcome, not the replayed history.
+    expect(h.status.watches.filter((w) => w.taskId === id).map((w) => w.history)).toEqual([false]);
     await waitFor(() => h.status.watchers === 0, { what: "the watch to close" });
   });
 
@@ -135,6 +137,8 @@ describe("GET /v1/tasks/{id}/events", () => {
     const events = sseEvents(res);
     const first = await events.next();
     expect(first.value).toMatchObject({ event: "PENDING", data: { task_id: id, state: "PENDING" } });
+    // An event stream asks for the task's history first.
+    expect(h.status.watches.filter((w) => w.taskId === id).map((w) => w.history)).toEqual([true]);
 
     h.status.update(id, { state: TaskState.PROGRESS, progress: { percent: 40, message: "node 2/5", currentNode: 2, totalNodes: 5, nodeType: "split", done: 0, total: 0 } });
     const second = await events.next();

@@ -1,5 +1,5 @@
 import type { JetStreamClient, NatsConnection } from "nats";
-import { Job, TaskChanged, TaskState, type CreateTaskRequest, type CreateTaskResponse, type GetTaskRequest, type ItemError, type StatusServiceServer, type Task } from "@millrace/contracts";
+import { Job, TaskChanged, TaskState, type CreateTaskRequest, type CreateTaskResponse, type GetTaskRequest, type ItemError, type StatusServiceServer, type Task, type WatchTaskRequest } from "@millrace/contracts";
 import { errorCode, errorMessage, grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
 import type { CreateBatcher } from "./create";
@@ -74,7 +74,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       return { tasks: rows.map((r) => toTask(r)), nextCursor };
     }),
 
-    watchTask: (call: grpc.ServerWritableStream<{ tenant: string; taskId: string }, Task>) => {
+    watchTask: (call: grpc.ServerWritableStream<WatchTaskRequest, Task>) => {
       let cancelled = false;
       const cancelHooks: Array<() => void> = [];
       call.on("cancelled", () => {
@@ -91,6 +91,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
         () => cancelled,
         (fn) => cancelHooks.push(fn),
         d.projection,
+        call.request.history,
       ).then(
         () => call.end(),
         // emit("error") (not destroy) makes grpc-js send the status to the client.

@@ -25,8 +25,8 @@ export async function storedEvents(nc: NatsConnection, topo: Topology, taskId: s
 }
 
 /**
- * Streams a task: its history first (the state after each stored event, so a
- * late subscriber still sees STARTED and every PROGRESS), then the current
+ * Streams a task: with `history`, first the state after each stored event (so
+ * a late subscriber still sees STARTED and every PROGRESS); then the current
  * row, then every change, ending at a terminal state. Changes are signalled by
  * core-NATS notices published after each projection commit (by whichever
  * status replica made it), and a slow re-read covers a notice lost in transit.
@@ -41,6 +41,7 @@ export async function watchTask(
   cancelled: () => boolean,
   onCancel: (fn: () => void) => void,
   projection: ProjectionOptions,
+  history: boolean,
   fallbackPollMs = 2_000,
 ): Promise<void> {
   const sub: Subscription = nc.subscribe(topo.changedOf(taskId));
@@ -51,7 +52,7 @@ export async function watchTask(
     // Tenant check first: another tenant's task is a 404 before anything is sent.
     const current = await store.get(tenant, taskId);
     let replayed: TaskRow | undefined;
-    for (const ev of await storedEvents(nc, topo, taskId)) {
+    for (const ev of history ? await storedEvents(nc, topo, taskId) : []) {
       const next = applyEvent(replayed, ev, projection);
       if (!next || next.generation !== current.generation) continue;
       replayed = next;

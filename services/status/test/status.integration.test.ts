@@ -155,7 +155,7 @@ describe("status service (real NATS + Postgres)", () => {
     const j = job("w-1");
     await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
     const seen: Task[] = [];
-    const stream = client.watchTask({ tenant: "acme", taskId: "w-1" });
+    const stream = client.watchTask({ tenant: "acme", taskId: "w-1", history: false });
     const ended = new Promise<void>((resolve, reject) => {
       stream.on("data", (t: Task) => seen.push(t));
       stream.on("end", () => resolve());
@@ -205,7 +205,7 @@ describe("status service (real NATS + Postgres)", () => {
     await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "hist-1" })).state === TaskState.SUCCESS);
     const seen: Task[] = [];
     await new Promise<void>((resolve, reject) => {
-      const stream = client.watchTask({ tenant: "acme", taskId: "hist-1" });
+      const stream = client.watchTask({ tenant: "acme", taskId: "hist-1", history: true });
       stream.on("data", (t: Task) => seen.push(t));
       stream.on("end", () => resolve());
       stream.on("error", reject);
@@ -219,7 +219,7 @@ describe("status service (real NATS + Postgres)", () => {
     // Another tenant learns nothing, not even the history.
     await expect(
       new Promise((resolve, reject) => {
-        const stream = client.watchTask({ tenant: "other", taskId: "hist-1" });
+        const stream = client.watchTask({ tenant: "other", taskId: "hist-1", history: true });
         stream.on("data", resolve);
         stream.on("error", reject);
       }),

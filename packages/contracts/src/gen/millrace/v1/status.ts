@@ -99,6 +99,11 @@ export interface ListTasksResponse {
 export interface WatchTaskRequest {
   tenant: string;
   taskId: string;
+  /**
+   * Replay the task's stored transitions first (event streams). Waiters that
+   * only need the outcome leave it off and skip the replay.
+   */
+  history: boolean;
 }
 
 export interface CancelTaskRequest {
@@ -1266,7 +1271,7 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
 };
 
 function createBaseWatchTaskRequest(): WatchTaskRequest {
-  return { tenant: "", taskId: "" };
+  return { tenant: "", taskId: "", history: false };
 }
 
 export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
@@ -1276,6 +1281,9 @@ export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
     }
     if (message.taskId !== "") {
       writer.uint32(18).string(message.taskId);
+    }
+    if (message.history !== false) {
+      writer.uint32(24).bool(message.history);
     }
     return writer;
   },
@@ -1309,6 +1317,14 @@ export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
             message.taskId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.history = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1329,6 +1345,7 @@ export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
         : isSet(object.task_id)
         ? globalThis.String(object.task_id)
         : "",
+      history: isSet(object.history) ? globalThis.Boolean(object.history) : false,
     };
   },
 
@@ -1340,6 +1357,9 @@ export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
     if (message.taskId !== "") {
       obj.taskId = message.taskId;
     }
+    if (message.history !== false) {
+      obj.history = message.history;
+    }
     return obj;
   },
 
@@ -1350,6 +1370,7 @@ export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
     const message = createBaseWatchTaskRequest();
     message.tenant = object.tenant ?? "";
     message.taskId = object.taskId ?? "";
+    message.history = object.history ?? false;
     return message;
   },
 };
