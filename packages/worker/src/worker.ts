@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { JsMsg, KV, NatsConnection, Subscription } from "nats";
+import type { JetStreamClient, JsMsg, KV, NatsConnection, Subscription } from "nats";
 import { CancelNotice, Job, StatusServiceClient, TaskState, WorkerHeartbeat, type Progress, type RetryPolicy, type TaskError, type TimeLimits } from "@millrace/contracts";
 import {
   call,
@@ -79,10 +79,71 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
-interface Running {
-  taskId: string;
-  abort: AbortController;
-  hardStops: Array<() => void>;
+/**
+ * One attempt of one job, from its decoding to its outcome. Its costly parts
+ * are made only when needed, since the predictor runs thousands of tiny jobs
+ * a second: the child logger on first log, the AbortController when the
+ * handler first reads `ctx.signal` (a cancel before that is kept here and
+ * handed to the signal when it is made), the forced stop after an abort when
+ * one happens. Leases are renewed by one timer per worker (see renewLeases).
+ */
+class Run {
+  aborted = false;
+  reason: unknown = undefined;
+  hardStops: Array<() => void> | undefined = undefined;
+  /** Rejects the awaited outcome: hard time limit, or an abort's grace ran out. */
+  fail: ((err: unknown) => void) | undefined = undefined;
+  /** performance.now() at which the lease is next renewed. */
+  renewAt = 0;
+  limitKey: string | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  private log: Logger | undefined = undefined;
+  private graceTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    readonly job: Job,
+    readonly attempt: number,
+    readonly msg: JsMsg,
+    readonly events: AttemptEvents,
+    private readonly parentLog: Logger,
+    private readonly cancelGraceMs: number,
+  ) {}
+
+  get logger(): Logger {
+    return (this.log ??= this.parentLog.child({ task_id: this.job.taskId, kind: this.job.kind, attempt: this.attempt }));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Cancel, soft time limit or shutdown; the first reason wins. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    // Work that ignores the abort is forced after the grace period.
+    this.graceTimer = setTimeout(() => {
+      this.runHardStops();
+      this.fail?.(reason);
+    }, this.cancelGraceMs);
+    this.graceTimer.unref();
+    this.controller?.abort(reason);
+  }
+
+  /** The attempt is over: a pending forced stop must not hit work that has ended (or a thread reused since). */
+  settled(): void {
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.hardStops = undefined;
+  }
+
+  runHardStops(): void {
+    if (this.hardStops) for (const fn of this.hardStops) fn();
+  }
 }
 
 /**
@@ -94,7 +155,12 @@ interface Running {
 export class Worker {
   readonly workerId: string;
   private readonly clock: Clock;
-  private readonly running = new Map<string, Running>();
+  private readonly running = new Map<string, Run>();
+  /** Runs whose lease the lease timer renews (a Set: a task id may run twice). */
+  private readonly leased = new Set<Run>();
+  private leaseTimer?: NodeJS.Timeout;
+  private readonly leaseEveryMs: number;
+  private jsClient?: JetStreamClient;
   private free: number;
   private stopping = false;
   private cancelSub?: Subscription;
@@ -113,6 +179,12 @@ export class Worker {
     this.workerId = o.workerId ?? `${o.service}-${hostname()}-${process.pid}`;
     this.free = o.concurrency;
     this.startedAt = Date.now();
+    this.leaseEveryMs = Math.max(250, Math.floor(o.ackWaitMs / 3));
+  }
+
+  /** One JetStream client for every job (nc.jetstream() builds a new one each call). */
+  private get js(): JetStreamClient {
+    return (this.jsClient ??= this.o.nc.jetstream());
   }
 
   get kinds(): string[] {
@@ -268,7 +340,7 @@ export class Worker {
   private policy(job: Job): { retry: RetryPolicy; soft: number; hard: number } {
     const p = this.o.policies?.[job.kind] ?? {};
     const base = mergeRetry(DEFAULT_RETRY, p.retry);
-    const retry = mergeRetry(base, job.retry);
+    const retry = job.retry ? mergeRetry(base, job.retry) : base;
     const soft = job.timeLimits?.softMs || p.timeLimits?.softMs || 0;
     const hard = job.timeLimits?.hardMs || p.timeLimits?.hardMs || 0;
     return { retry, soft, hard };
@@ -293,16 +365,17 @@ export class Worker {
       msg.term();
       return;
     }
-    const js = this.o.nc.jetstream();
+    const js = this.js;
     const deliveries = msg.info.redeliveryCount;
     const attempt = job.attemptBase + deliveries;
-    const log = this.o.logger.child({ task_id: job.taskId, kind: job.kind, attempt });
     const events = new AttemptEvents(this.o.nc, js, this.o.topo, this.clock, job, attempt, this.workerId);
+    // run.logger (the child logger with task_id, kind, attempt) is made on first use.
+    const run = new Run(job, attempt, msg, events, this.o.logger, this.o.cancelGraceMs ?? 800);
     const { retry, soft, hard } = this.policy(job);
 
     // A redelivered or republished job whose task already finished is skipped.
     if ((deliveries > 1 || msg.headers?.get("Millrace-Republish")) && (await this.alreadyFinished(job))) {
-      log.info("task already finished; acking duplicate delivery");
+      run.logger.info("task already finished; acking duplicate delivery");
       msg.ack();
       return;
     }
@@ -310,7 +383,7 @@ export class Worker {
     if (this.revocations.has(job.taskId)) {
       await events.failure({ type: "TaskRevoked", message: "revoked before it started", code: "REVOKED", retryable: false }, TaskState.REVOKED);
       msg.ack();
-      log.info("revoked before start");
+      run.logger.info("revoked before start");
       return;
     }
     // Earlier deliveries ended with no outcome (the worker died each time).
@@ -320,7 +393,7 @@ export class Worker {
       await events.failure(error);
       msg.term();
       this.failed += 1;
-      log.error("attempts exhausted by lost workers; dead-lettered");
+      run.logger.error("attempts exhausted by lost workers; dead-lettered");
       return;
     }
 
@@ -328,70 +401,73 @@ export class Worker {
     // concurrency slot; a cancel while waiting still revokes it.
     const limitPolicy = this.o.policies?.[job.kind]?.limits;
     const limitKey = limitPolicy?.concurrencyPerKey ? concurrencyKey(job, limitPolicy.concurrencyBy) : undefined;
-    if (limitPolicy && !(await this.waitForLimits(msg, job, limitPolicy, limitKey, log))) {
+    if (limitPolicy && !(await this.waitForLimits(msg, job, limitPolicy, limitKey, run))) {
       await events.failure({ type: "TaskRevoked", message: "revoked while waiting for a rate or concurrency limit", code: "REVOKED", retryable: false }, TaskState.REVOKED);
       msg.ack();
       return;
     }
 
     const handler = this.o.handlers[job.kind];
-    const abort = new AbortController();
-    const running: Running = { taskId: job.taskId, abort, hardStops: [] };
-    this.running.set(job.taskId, running);
-    const leaseTimer = setInterval(() => {
-      msg.working();
-      if (limitKey) void this.limits.renew(job.kind, limitKey, job.taskId).catch(() => undefined);
-    }, Math.max(250, Math.floor(this.o.ackWaitMs / 3)));
+    run.limitKey = limitKey;
+    this.running.set(job.taskId, run);
+    this.lease(run);
     let softTimer: NodeJS.Timeout | undefined;
     let hardTimer: NodeJS.Timeout | undefined;
-    const hardStop = new Promise<never>((_, reject) => {
-      if (hard > 0) {
-        hardTimer = setTimeout(() => {
-          for (const fn of running.hardStops) fn();
-          reject(new TimeLimitExceeded(`hard time limit of ${hard} ms exceeded; the work was terminated`, true));
-        }, hard);
-      }
-      abort.signal.addEventListener("abort", () => {
-        // Work that ignores the abort is forced after the grace period.
-        const t = setTimeout(() => {
-          for (const fn of running.hardStops) fn();
-          reject(abort.signal.reason);
-        }, this.o.cancelGraceMs ?? 800);
-        t.unref();
-      });
-    });
-    hardStop.catch(() => undefined);
-    if (soft > 0) softTimer = setTimeout(() => abort.abort(new TimeLimitExceeded(`soft time limit of ${soft} ms exceeded`, false)), soft);
+    if (hard > 0) {
+      hardTimer = setTimeout(() => {
+        run.runHardStops();
+        run.fail?.(new TimeLimitExceeded(`hard time limit of ${hard} ms exceeded; the work was terminated`, true));
+      }, hard);
+    }
+    if (soft > 0) softTimer = setTimeout(() => run.abort(new TimeLimitExceeded(`soft time limit of ${soft} ms exceeded`, false)), soft);
 
     try {
       // STARTED is not awaited: the outcome event below is, and JetStream keeps
       // one connection's publishes to a subject in order.
       events.started();
-      log.debug("task started"); // the status service logs every transition at info
+      if (this.o.logger.isLevelEnabled("debug")) run.logger.debug("task started"); // the status service logs every transition at info
       if (!handler) throw new NoHandlerError(job.kind);
+      // signal and logger are getters, so each is made only if the handler
+      // uses it. progress and onHardStop are methods rather than arrows (tsx's
+      // keepNames wraps every named arrow in a defineProperty call); they use
+      // no `this`, so they still work when destructured.
       const ctx: JobContext = {
         job,
         attempt,
         timeLimits: { softMs: soft, hardMs: hard },
-        signal: abort.signal,
-        logger: log,
-        progress: async (p) => {
+        get signal() {
+          return run.signal;
+        },
+        get logger() {
+          return run.logger;
+        },
+        async progress(p) {
           msg.working();
           await events.progress({ percent: 0, message: "", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0, ...p });
         },
-        onHardStop: (fn) => running.hardStops.push(fn),
+        onHardStop(fn) {
+          (run.hardStops ??= []).push(fn);
+        },
       };
-      const result = await Promise.race([handler(ctx), hardStop]);
-      if (abort.signal.aborted) throw abort.signal.reason;
+      const work = handler(ctx);
+      // Settles as the handler does, unless run.fail (hard time limit, or an
+      // abort's grace period ran out) rejects it first: what racing the
+      // handler against a per-job "hard stop" promise did.
+      const result = await new Promise((resolve, reject) => {
+        run.fail = reject;
+        Promise.resolve(work).then(resolve, reject);
+      });
+      if (run.aborted) throw run.reason;
       await events.success(result);
       msg.ack();
       this.processed += 1;
-      log.debug("task succeeded");
+      if (this.o.logger.isLevelEnabled("debug")) run.logger.debug("task succeeded");
     } catch (raw) {
-      const err = abort.signal.aborted && !(raw instanceof TimeLimitExceeded && raw.hard) ? abort.signal.reason : raw;
-      await this.settleFailure(msg, job, events, attempt, retry, err, log);
+      const err = run.aborted && !(raw instanceof TimeLimitExceeded && raw.hard) ? run.reason : raw;
+      await this.settleFailure(run, retry, err);
     } finally {
-      clearInterval(leaseTimer);
+      run.settled();
+      this.unlease(run);
       if (softTimer) clearTimeout(softTimer);
       if (hardTimer) clearTimeout(hardTimer);
       this.running.delete(job.taskId);
@@ -399,23 +475,59 @@ export class Worker {
     }
   }
 
+  /**
+   * Leases: each running job's msg.working() is sent every leaseEveryMs, as a
+   * setInterval per job did, but by one timer per worker armed for the
+   * earliest renewal due, so a job that ends before its first renewal (nearly
+   * every prediction) costs no timer of its own.
+   */
+  private lease(run: Run): void {
+    run.renewAt = performance.now() + this.leaseEveryMs;
+    this.leased.add(run);
+    if (!this.leaseTimer) this.leaseTimer = setTimeout(() => this.renewLeases(), this.leaseEveryMs);
+  }
+
+  private unlease(run: Run): void {
+    this.leased.delete(run);
+    if (this.leased.size === 0 && this.leaseTimer) {
+      clearTimeout(this.leaseTimer);
+      this.leaseTimer = undefined;
+    }
+  }
+
+  private renewLeases(): void {
+    this.leaseTimer = undefined;
+    const now = performance.now();
+    let next = Infinity;
+    for (const run of this.leased) {
+      if (run.renewAt <= now) {
+        run.renewAt = now + this.leaseEveryMs;
+        run.msg.working();
+        if (run.limitKey) void this.limits.renew(run.job.kind, run.limitKey, run.job.taskId).catch(() => undefined);
+      }
+      if (run.renewAt < next) next = run.renewAt;
+    }
+    // A timer may fire a little before performance.now() reaches the due time: then it is simply re-armed.
+    if (next !== Infinity) this.leaseTimer = setTimeout(() => this.renewLeases(), Math.max(1, Math.ceil(next - now)));
+  }
+
   /** Returns false when the task was revoked while it waited. */
-  private async waitForLimits(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, log: Logger): Promise<boolean> {
+  private async waitForLimits(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, run: Run): Promise<boolean> {
     this.waitingForLimits += 1;
     try {
-      return await this.waitForLimitsInner(msg, job, policy, key, log);
+      return await this.waitForLimitsInner(msg, job, policy, key, run);
     } finally {
       this.waitingForLimits -= 1;
     }
   }
 
-  private async waitForLimitsInner(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, log: Logger): Promise<boolean> {
+  private async waitForLimitsInner(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, run: Run): Promise<boolean> {
     let logged = false;
     for (;;) {
       if (this.revocations.has(job.taskId)) return false;
       const wait = await this.limits.takeToken(job.kind, policy);
       if (wait === 0) break;
-      if (!logged) log.info({ wait_ms: wait }, "waiting for the rate limit");
+      if (!logged) run.logger.info({ wait_ms: wait }, "waiting for the rate limit");
       logged = true;
       msg.working();
       await new Promise((r) => setTimeout(r, Math.min(wait, 250)));
@@ -424,7 +536,7 @@ export class Worker {
     logged = false;
     while (!(await this.limits.acquire(job.kind, key, job.taskId, policy.concurrencyPerKey))) {
       if (this.revocations.has(job.taskId)) return false;
-      if (!logged) log.info({ key }, "waiting for a concurrency slot");
+      if (!logged) run.logger.info({ key }, "waiting for a concurrency slot");
       logged = true;
       msg.working();
       await new Promise((r) => setTimeout(r, 100));
@@ -432,8 +544,9 @@ export class Worker {
     return true;
   }
 
-  private async settleFailure(msg: JsMsg, job: Job, events: AttemptEvents, attempt: number, retry: RetryPolicy, err: unknown, log: Logger): Promise<void> {
-    const js = this.o.nc.jetstream();
+  private async settleFailure(run: Run, retry: RetryPolicy, err: unknown): Promise<void> {
+    const { msg, job, events, attempt } = run;
+    const log = run.logger;
     if (err instanceof WorkerShutdownError) {
       // Hand the job back at once; another worker takes it.
       msg.nak();
@@ -462,7 +575,7 @@ export class Worker {
     }
     if (error.retryable) {
       // Attempts exhausted: keep the raw job for inspection and replay.
-      await publishDeadLetter(js, this.o.topo, job, msg.data, error.message).catch((e) => log.error({ err: errorMessage(e) }, "dead letter publish failed"));
+      await publishDeadLetter(this.js, this.o.topo, job, msg.data, error.message).catch((e) => log.error({ err: errorMessage(e) }, "dead letter publish failed"));
     }
     await events.failure(error);
     msg.ack();
@@ -472,9 +585,9 @@ export class Worker {
 
   private cancelRunning(taskId: string, reason: string): void {
     const r = this.running.get(taskId);
-    if (!r || r.abort.signal.aborted) return;
+    if (!r || r.aborted) return;
     this.o.logger.info({ task_id: taskId }, "cancelling running task");
-    r.abort.abort(new TaskRevokedError(reason || "cancelled by request"));
+    r.abort(new TaskRevokedError(reason || "cancelled by request"));
   }
 
   private async heartbeat(): Promise<void> {
@@ -510,7 +623,7 @@ export class Worker {
     for (const d of this.doorbells) d.unsubscribe();
     const deadline = Date.now() + graceMs;
     while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const r of this.running.values()) r.abort.abort(new WorkerShutdownError());
+    for (const r of this.running.values()) r.abort(new WorkerShutdownError());
     while (this.running.size) await new Promise((r) => setTimeout(r, 20));
     // Outstanding fetches end within their 1 s expiry.
     if (this.free < this.o.concurrency) await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, 1_500))]);

@@ -142,6 +142,71 @@ describe("worker (real NATS)", () => {
     expect(Date.now() - t0).toBeLessThan(1_000);
   });
 
+  it("a cancel before the handler reads ctx.signal still gives it an aborted signal, and ends REVOKED", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    collect(fx);
+    await fx.nc.flush();
+    const lines: Array<Record<string, unknown>> = [];
+    const captured = createLogger("worker-test", "info", { write: (s: string) => void lines.push(JSON.parse(s)) });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = false;
+    let sawAborted: boolean | undefined;
+    worker = new Worker({
+      service: "test",
+      nc: fx.nc,
+      topo: fx.topo,
+      queues: ["default"],
+      concurrency: 2,
+      ackWaitMs: 2_000,
+      logger: captured,
+      handlers: {
+        predict: async (ctx) => {
+          started = true;
+          ctx.logger.info("handler ran");
+          await gate;
+          sawAborted = ctx.signal.aborted;
+          return "finished anyway";
+        },
+      },
+    });
+    await worker.start();
+    await publishJob(fx.nc.jetstream(), fx.topo, job("late-signal-1"));
+    await waitFor(() => started);
+    fx.nc.publish(fx.topo.cancelSubject("late-signal-1"), CancelNotice.encode({ taskId: "late-signal-1", tenant: "acme", atMs: Date.now(), reason: "user" }).finish());
+    await waitFor(() => lines.some((l) => l.msg === "cancelling running task"), { what: "cancel seen" });
+    release();
+    await waitFor(async () => (await states(fx, "late-signal-1")).includes(TaskState.REVOKED));
+    expect(sawAborted).toBe(true);
+    expect(await states(fx, "late-signal-1")).toEqual([TaskState.STARTED, TaskState.REVOKED]);
+    // The handler's logger (made on first use) still carries the job's bindings.
+    expect(lines.find((l) => l.msg === "handler ran")).toMatchObject({ task_id: "late-signal-1", kind: "predict", attempt: 1 });
+    expect(lines.find((l) => l.msg === "task revoked while running")).toMatchObject({ task_id: "late-signal-1", kind: "predict", attempt: 1 });
+  });
+
+  it("keeps renewing the lease of jobs that outlast the ack wait (no redelivery)", async () => {
+    fx = await natsFixture({ ackWaitMs: 1_000 });
+    collect(fx);
+    await fx.nc.flush();
+    worker = new Worker({
+      service: "test",
+      nc: fx.nc,
+      topo: fx.topo,
+      queues: ["default"],
+      concurrency: 4,
+      ackWaitMs: 1_000,
+      logger,
+      handlers: { predict: () => new Promise((r) => setTimeout(() => r("slow"), 2_300)) },
+    });
+    await worker.start();
+    // Started at different times, so their renewals fall due at different times.
+    await publishJob(fx.nc.jetstream(), fx.topo, job("lease-1"));
+    await new Promise((r) => setTimeout(r, 450));
+    await publishJob(fx.nc.jetstream(), fx.topo, job("lease-2"));
+    for (const id of ["lease-1", "lease-2"]) await waitFor(async () => (await states(fx, id)).includes(TaskState.SUCCESS), { timeoutMs: 10_000, what: id });
+    for (const id of ["lease-1", "lease-2"]) expect((await eventsOf(fx, id)).map((e) => [e.state, e.attempt])).toEqual([[TaskState.STARTED, 1], [TaskState.SUCCESS, 1]]);
+  });
+
   it("never starts a task revoked while queued", async () => {
     fx = await natsFixture({ ackWaitMs: 2_000 });
     const kv = await fx.nc.jetstream().views.kv(fx.topo.bucket("revocations"));
