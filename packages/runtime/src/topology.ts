@@ -104,6 +104,10 @@ export class Topology {
     return `${this.subjectPrefix}millrace.changed.${taskId}.*`;
   }
   /** Notices of tasks that moved to a non-terminal state, across all tasks. */
+  /** Notices of tasks becoming terminal (or leaving that state by a manual retry). */
+  get changedDone(): string {
+    return `${this.subjectPrefix}millrace.changed.*.done`;
+  }
   get changedLive(): string {
     return `${this.subjectPrefix}millrace.changed.*.live`;
   }

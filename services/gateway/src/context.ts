@@ -4,6 +4,7 @@ import type { JetStreamClient, NatsConnection } from "nats";
 import type { PredictorServiceClient, RegistryServiceClient, SchedulerServiceClient, StatusServiceClient } from "@millrace/contracts";
 import type { Clock, Logger, Pool, Topology } from "@millrace/runtime";
 import type { Authenticator } from "./auth";
+import type { FinishedTasks } from "./finished-tasks";
 import type { GatewayConfig } from "./config";
 
 export interface GatewayDeps {
@@ -18,6 +19,8 @@ export interface GatewayDeps {
   registry: RegistryServiceClient;
   scheduler: SchedulerServiceClient;
   auth: Authenticator;
+  /** Finished tasks from the done notices; polls of them skip the status service. */
+  finished?: FinishedTasks;
   clock: Clock;
   /** Aborted when the gateway drains: long polls and event streams end early. */
   shutdown: AbortSignal;

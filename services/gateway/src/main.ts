@@ -20,12 +20,14 @@ import { buildApp } from "./app";
 import { createAuthenticator } from "./auth";
 import { closeGrpcClients, createGrpcClients } from "./clients";
 import { gatewayConfigSchema, type GatewayConfig } from "./config";
+import { FinishedTasks } from "./finished-tasks";
 import type { GatewayDeps, GatewayEnv } from "./context";
 
 export { buildApp } from "./app";
 export { createAuthenticator } from "./auth";
 export type { Authenticator, Principal } from "./auth";
 export { gatewayConfigSchema } from "./config";
+export { FinishedTasks } from "./finished-tasks";
 export type { GatewayConfig } from "./config";
 export type { GatewayDeps, GatewayEnv } from "./context";
 
@@ -62,6 +64,11 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
     if (clients) owned.push(() => closeGrpcClients(clients));
     const drain = new AbortController();
     const clock = overrides.clock ?? systemClock;
+    const finished = overrides.finished ?? new FinishedTasks(clock);
+    if (!overrides.finished) {
+      finished.start(nc, topo, logger);
+      owned.push(() => finished.stop());
+    }
     const deps: GatewayDeps = {
       config,
       logger,
@@ -83,6 +90,7 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
           cacheSize: config.AUTH_CACHE_SIZE,
           clock,
         }),
+      finished,
       clock,
       shutdown: drain.signal,
     };

@@ -1,8 +1,9 @@
 import type { KV, NatsConnection } from "nats";
-import { CancelNotice, TaskChanged, TaskState, type TaskEvent } from "@millrace/contracts";
+import { CancelNotice, TaskState, type TaskEvent } from "@millrace/contracts";
 import { isTerminal, publishEvent, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { TaskRow } from "./projection";
 import { applyEvent, type ProjectionOptions } from "./projection";
+import { announceChange } from "./notices";
 import { ORCHESTRATED_KINDS } from "./orchestrator";
 import type { TaskStore } from "./store";
 
@@ -43,7 +44,7 @@ export class Canceller {
       if (next) {
         await this.store.writeRows(this.pool, [next]);
         result = next;
-        this.nc.publish(this.topo.changedSubject(taskId, isTerminal(next.state)), TaskChanged.encode({ taskId, state: next.state }).finish());
+        announceChange(this.nc, this.topo, next);
       }
     }
     this.logger.info({ task_id: taskId, state: row.state }, "cancel requested");

@@ -1,7 +1,8 @@
 import { AckPolicy, type JsMsg, type NatsConnection } from "nats";
-import { TaskChanged, TaskEvent } from "@millrace/contracts";
+import { TaskEvent } from "@millrace/contracts";
 import type { Logger, Pool, Topology } from "@millrace/runtime";
-import { isTerminal, stateName } from "@millrace/runtime";
+import { stateName } from "@millrace/runtime";
+import { announceChange } from "./notices";
 import { projectBatch, type ProjectionOptions, type TaskRow } from "./projection";
 import type { TaskStore } from "./store";
 
@@ -111,7 +112,7 @@ export class Projector {
         this.projected += events.length;
         for (const row of changed.values()) {
           this.logger.info({ task_id: row.taskId, state: stateName(row.state), attempt: row.attempt, kind: row.kind }, "task transition");
-          this.nc.publish(this.topo.changedSubject(row.taskId, isTerminal(row.state)), TaskChanged.encode({ taskId: row.taskId, state: row.state }).finish());
+          announceChange(this.nc, this.topo, row);
           this.onRow?.(row);
         }
         this.onCommitted?.([...changed.values()].map((r) => ({ taskId: r.taskId, state: r.state, parentId: r.parentId, kind: r.kind })));

@@ -1,12 +1,13 @@
 import type { JetStreamClient, NatsConnection } from "nats";
-import { Job, TaskChanged, TaskState, type CreateTaskRequest, type CreateTaskResponse, type GetTaskRequest, type ItemError, type StatusServiceServer, type Task, type WatchTaskRequest } from "@millrace/contracts";
+import { Job, TaskState, type CreateTaskRequest, type CreateTaskResponse, type GetTaskRequest, type ItemError, type StatusServiceServer, type Task, type WatchTaskRequest } from "@millrace/contracts";
 import { errorCode, errorMessage, grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
 import type { CreateBatcher } from "./create";
 import type { TaskStore } from "./store";
-import { rowFromJob, toTask } from "./store";
+import { toTask } from "./store";
 import { ORCHESTRATED_KINDS } from "./orchestrator";
 import { watchTask } from "./watch";
+import { announceChange } from "./notices";
 import type { ProjectionOptions } from "./projection";
 
 export interface ServiceDeps {
@@ -40,7 +41,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
         return { task: toTask(row), existing: true, conflict: false };
       }
     }
-    if (await d.creator.add(job)) return { task: toTask(rowFromJob(job)), existing: false, conflict: false };
+    if (await d.creator.add(job)) return { task: undefined, existing: false, conflict: false };
     // The task id already existed (a deterministic id, e.g. a schedule fire).
     return { task: toTask(await d.store.get(job.tenant, job.taskId)), existing: true, conflict: false };
   };
@@ -121,10 +122,11 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       );
       await d.canceller.forget(req.taskId);
       d.store.forget(req.taskId);
-      d.nc.publish(d.topo.changedSubject(req.taskId, false), TaskChanged.encode({ taskId: req.taskId, state: TaskState.PENDING }).finish());
+      const requeued = await d.store.get(req.tenant, req.taskId);
+      announceChange(d.nc, d.topo, requeued, true);
       await publishJob(d.js, d.topo, next);
       d.logger.info({ task_id: req.taskId, generation }, "task re-queued by request");
-      return { task: toTask(await d.store.get(req.tenant, req.taskId)), notRetryable: false };
+      return { task: toTask(requeued), notRetryable: false };
     }),
 
     purgeExpired: unary(async (req) => ({ purged: await d.store.purgeExpired(req.limit || 10_000) })),

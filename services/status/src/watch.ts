@@ -6,7 +6,8 @@ import type { TaskStore } from "./store";
 
 /** The task's stored events, oldest first (direct gets by subject; 2.9 has no multi-filter consumers). */
 export async function storedEvents(nc: NatsConnection, topo: Topology, taskId: string, max = 1_000): Promise<TaskEvent[]> {
-  const jsm = await nc.jetstreamManager();
+  // checkAPI: false skips an account-info round trip on every call.
+  const jsm = await nc.jetstreamManager({ checkAPI: false });
   const subject = topo.eventSubject(taskId);
   const out: TaskEvent[] = [];
   let seq = 1;

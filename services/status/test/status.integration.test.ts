@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Job, StatusServiceClient, TaskEvent, TaskState, type Task } from "@millrace/contracts";
+import { Job, StatusServiceClient, TaskChanged, TaskEvent, TaskState, type Task } from "@millrace/contracts";
 import { call, createLogger, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent } from "@millrace/runtime";
 import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { configSchema, startStatus, type StatusService } from "../src/main";
@@ -75,7 +75,8 @@ describe("status service (real NATS + Postgres)", () => {
     await boot();
     const j = job("task-a");
     const created = await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
-    expect(created.task?.state).toBe(TaskState.PENDING);
+    expect(created).toMatchObject({ existing: false, conflict: false });
+    expect((await call(client, client.getTask, { tenant: "acme", taskId: "task-a" })).state).toBe(TaskState.PENDING);
     const js = nats.nc.jetstream();
     await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
     await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from('{"rmse":1.5}') }));
@@ -117,6 +118,32 @@ describe("status service (real NATS + Postgres)", () => {
     await boot();
     await waitFor(async () => (await db.pool.query("select count(*)::int n from tasks where state in ('SUCCESS','FAILURE')")).rows[0].n === 30);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it("sends the finished task in its done notice, and a retry's notice drops it from caches", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const notices: TaskChanged[] = [];
+    const sub = nats.nc.subscribe(nats.topo.changedDone, { callback: (_e, m) => notices.push(TaskChanged.decode(m.data)) });
+    const j = job("pend-2");
+    const js = nats.nc.jetstream();
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+
+    await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(j, TaskState.FAILURE, 1, 2, { error: { type: "DataError", message: "bad", code: "DATA", retryable: false } }));
+    const done = await waitFor(() => notices.find((n) => n.state === TaskState.FAILURE));
+    expect(done.task).toMatchObject({ taskId: "pend-2", tenant: "acme", state: TaskState.FAILURE, attempts: 1 });
+    expect(done.task?.error?.type).toBe("DataError");
+
+    // A manual retry re-publishes the job and tells caches of finished tasks to drop the old outcome.
+    const jobsBefore = (await (await nats.nc.jetstreamManager()).streams.info(nats.topo.jobsStream)).state.messages;
+    const retried = await call(client, client.retryTask, { tenant: "acme", taskId: "pend-2" });
+    expect(retried.task?.state).toBe(TaskState.PENDING);
+    const dropped = await waitFor(() => notices.find((n) => n.state === TaskState.PENDING));
+    expect(dropped.task).toBeUndefined();
+    expect((await (await nats.nc.jetstreamManager()).streams.info(nats.topo.jobsStream)).state.messages).toBe(jobsBefore + 1);
+    sub.unsubscribe();
   });
 
   it("idempotency key returns the same task, a different body conflicts", async () => {

@@ -31,7 +31,9 @@ function taskIdParam(c: Context<GatewayEnv>): string {
 async function readTask(deps: GatewayDeps, c: Context<GatewayEnv>, id: string): Promise<Task> {
   const wait = queryInt(c.req.query("wait"), "wait", 0, 0, MAX_WAIT_S);
   const tenant = c.get("tenant");
-  const task = wait > 0 ? await waitForTerminal(deps.status, tenant, id, { timeoutMs: wait * 1000, signals: requestSignals(deps, c) }) : await getTask(deps.status, tenant, id);
+  const task =
+    deps.finished?.get(tenant, id) ??
+    (wait > 0 ? await waitForTerminal(deps.status, tenant, id, { timeoutMs: wait * 1000, signals: requestSignals(deps, c) }) : await getTask(deps.status, tenant, id));
   if (task.expired) throw new GoneError(`task ${id} has expired`, { field: "task_id" });
   return task;
 }

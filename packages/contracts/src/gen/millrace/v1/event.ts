@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Progress, TaskError, TaskState, taskStateFromJSON, taskStateToJSON } from "./task";
+import { Progress, Task, TaskError, TaskState, taskStateFromJSON, taskStateToJSON } from "./task";
 
 /**
  * One state transition of one task, published on events.<task_id>.
@@ -50,10 +50,16 @@ export interface CancelNotice {
 /**
  * Core-NATS notice published after a projection commit, so watchers on any
  * status replica re-read the row.
+ *
+ * On millrace.changed.<id>.done (terminal, or a manual retry leaving a
+ * terminal state) `task` carries the whole finished task, so gateways answer
+ * polls of finished tasks from memory; it is unset on live notices and for
+ * parents (whose children list is read on demand).
  */
 export interface TaskChanged {
   taskId: string;
   state: TaskState;
+  task: Task | undefined;
 }
 
 export interface WorkerHeartbeat {
@@ -595,7 +601,7 @@ export const CancelNotice: MessageFns<CancelNotice> = {
 };
 
 function createBaseTaskChanged(): TaskChanged {
-  return { taskId: "", state: 0 };
+  return { taskId: "", state: 0, task: undefined };
 }
 
 export const TaskChanged: MessageFns<TaskChanged> = {
@@ -605,6 +611,9 @@ export const TaskChanged: MessageFns<TaskChanged> = {
     }
     if (message.state !== 0) {
       writer.uint32(16).int32(message.state);
+    }
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -638,6 +647,14 @@ export const TaskChanged: MessageFns<TaskChanged> = {
             message.state = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -658,6 +675,7 @@ export const TaskChanged: MessageFns<TaskChanged> = {
         ? globalThis.String(object.task_id)
         : "",
       state: isSet(object.state) ? taskStateFromJSON(object.state) : 0,
+      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
     };
   },
 
@@ -669,6 +687,9 @@ export const TaskChanged: MessageFns<TaskChanged> = {
     if (message.state !== 0) {
       obj.state = taskStateToJSON(message.state);
     }
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
     return obj;
   },
 
@@ -679,6 +700,7 @@ export const TaskChanged: MessageFns<TaskChanged> = {
     const message = createBaseTaskChanged();
     message.taskId = object.taskId ?? "";
     message.state = object.state ?? 0;
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
     return message;
   },
 };

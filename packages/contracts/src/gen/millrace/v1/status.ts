@@ -33,6 +33,10 @@ export interface CreateTaskRequest {
 }
 
 export interface CreateTaskResponse {
+  /**
+   * The existing task when `existing`; unset for a task just created (it is
+   * PENDING with the job's fields), which saves a Task per submit.
+   */
   task:
     | Task
     | undefined;
