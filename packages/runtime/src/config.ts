@@ -22,6 +22,9 @@ export const baseConfigSchema = z.object({
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),
+  // How long the NATS client holds a write to gather others into it (ms; 0 =
+  // until the end of the event-loop turn). See patches/nats@2.29.3.patch.
+  NATS_FLUSH_MS: z.coerce.number().int().min(0).max(50).default(2),
   DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/millrace"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   // Prefix for every stream, subject, bucket and consumer; tests use a unique one.

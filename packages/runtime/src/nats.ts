@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from "nats";
+import { connect, type ConnectionOptions, type NatsConnection } from "nats";
 import type { Logger } from "pino";
 import { DependencyUnavailableError } from "./errors";
 import { redactUrl } from "./logger";
@@ -11,6 +11,11 @@ export interface NatsOptions {
   logger?: Logger;
   /** How long to keep trying for the first connection. */
   connectTimeoutMs?: number;
+  /**
+   * Writes are held this long (ms) to gather others into one syscall; 0 holds
+   * them to the end of the event-loop turn. Our patch of nats.js reads it.
+   */
+  flushDelayMs?: number;
 }
 
 /**
@@ -33,7 +38,8 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
         waitOnFirstConnect: false,
         // Skips building an Error (a stack trace) for every request and publish.
         noAsyncTraces: true,
-      });
+        flushDelayMs: opts.flushDelayMs ?? 0,
+      } as ConnectionOptions);
       void (async () => {
         for await (const s of nc.status()) {
           opts.logger?.info({ nats_status: s.type, data: typeof s.data === "string" ? s.data : undefined }, "nats status");

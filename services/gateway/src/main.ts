@@ -50,7 +50,7 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
   const logger = overrides.logger ?? createLogger("gateway", config.LOG_LEVEL);
   const owned: Array<() => Promise<void> | void> = [];
   try {
-    const nc = overrides.nc ?? (await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "gateway", logger }));
+    const nc = overrides.nc ?? (await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "gateway", logger, flushDelayMs: config.NATS_FLUSH_MS }));
     if (!overrides.nc) owned.push(() => nc.drain());
     const topo = overrides.topo ?? new Topology(config.MILLRACE_NAMESPACE);
     await ensureTopology(nc, topo);
