@@ -1,7 +1,7 @@
 // Process plumbing for the benchmark: spare ports, child process groups,
 // readiness waits and CPU accounting. Nothing here knows about any system.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
@@ -164,6 +164,62 @@ export async function startRedis(name: string, logDir: string, cwd: string): Pro
   return { group, port };
 }
 
+/** Debian's PostgreSQL server binaries, newest major first; undefined when none are installed. */
+function postgresBin(): string | undefined {
+  const base = "/usr/lib/postgresql";
+  if (!existsSync(base)) return undefined;
+  const major = readdirSync(base)
+    .filter((d) => existsSync(join(base, d, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a))[0];
+  return major ? join(base, major, "bin") : undefined;
+}
+
+/**
+ * A private PostgreSQL cluster (trust auth, user postgres) in a temp dir on a
+ * spare port, started like the peers' private Redis: in its own process group
+ * at the bench's priority, its CPU counted as the system's, gone afterwards.
+ * The machine's shared Postgres runs at nice 0 while everything the bench
+ * starts runs at -10, so on two busy cores it would be starved, and other
+ * people's tests use it too. Default settings, fsync on: the same durability
+ * as the shared one. initdb refuses to run as root, so as root the cluster
+ * belongs to the postgres user (runuser).
+ */
+export async function startPostgres(name: string, logDir: string, cwd: string): Promise<{ group: Group; port: number; stop(): Promise<void> }> {
+  const bin = postgresBin();
+  if (!bin) throw new Error("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)");
+  const port = await sparePort();
+  const dir = mkdtempSync(join(os.tmpdir(), "mr-bench-pg-"));
+  const data = join(dir, "data");
+  const asRoot = process.getuid?.() === 0;
+  const as = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args]);
+  if (asRoot) {
+    const id = (flag: string) => Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
+    chownSync(dir, id("-u"), id("-g"));
+  }
+  const init = spawnSync(...as(join(bin, "initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]), { encoding: "utf8", timeout: 120_000 });
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed: ${(init.stderr || init.stdout || "").slice(-400)}`);
+  }
+  const group = spawnGroup(name, ...as(join(bin, "postgres"), ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"]), { cwd, logDir });
+  const ready = async () => spawnSync(join(bin, "pg_isready"), ["-q", "-h", "127.0.0.1", "-p", String(port)]).status === 0;
+  try {
+    await waitUntil(`${name} on :${port}`, ready, 30_000, [group]);
+  } catch (err) {
+    await stopGroup(group);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    group,
+    port,
+    async stop() {
+      await stopGroup(group);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const CLK_TCK = 100; // USER_HZ on Linux, what /proc/<pid>/stat counts in
 
 /**
@@ -174,8 +230,16 @@ const CLK_TCK = 100; // USER_HZ on Linux, what /proc/<pid>/stat counts in
  * Sampled before and after a phase, the difference is the CPU the system spent;
  * processes that exit in between are not counted (none should).
  */
-export function cpuByLabel(groups: Map<number, string>, sharedComms: Set<string> = new Set()): Map<string, number> {
-  const out = new Map<string, number>();
+interface ProcStat {
+  pid: number;
+  comm: string;
+  ppid: number;
+  pgrp: number;
+  cpuSeconds: number;
+}
+
+function procStats(): ProcStat[] {
+  const out: ProcStat[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -184,10 +248,58 @@ export function cpuByLabel(groups: Map<number, string>, sharedComms: Set<string>
     } catch {
       continue;
     }
-    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     // Fields after "(comm)": state ppid pgrp ... utime(14) stime(15), counted from 1.
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const group = groups.get(Number(rest[2]));
+    out.push({
+      pid: Number(entry),
+      comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+      ppid: Number(rest[1]),
+      pgrp: Number(rest[2]),
+      cpuSeconds: (Number(rest[11]) + Number(rest[12])) / CLK_TCK,
+    });
+  }
+  return out;
+}
+
+/**
+ * The group (by leader pid) each process belongs to: its own process group,
+ * else an ancestor's. PostgreSQL's children call setsid(), so they leave
+ * their parent's group (and autogroup) but not its family tree.
+ */
+function groupOf(stats: ProcStat[], groups: Map<number, string>): Map<number, number> {
+  const byPid = new Map(stats.map((p) => [p.pid, p]));
+  const out = new Map<number, number>();
+  for (const p of stats) {
+    let cur: ProcStat | undefined = p;
+    for (let depth = 0; cur && depth < 6; depth++, cur = byPid.get(cur.ppid)) {
+      if (groups.has(cur.pgrp)) {
+        out.set(p.pid, cur.pgrp);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Gives processes that left a system's session (see groupOf) the bench's
+ * autogroup priority; call it again as they appear (new connections).
+ */
+export function adoptDescendants(groups: Map<number, string>): void {
+  if (schedNice === 0) return;
+  const stats = procStats();
+  for (const [pid, leader] of groupOf(stats, groups)) if (stats.find((p) => p.pid === pid)?.pgrp !== leader) setAutogroupNice(pid);
+}
+
+export function cpuByLabel(groups: Map<number, string>, sharedComms: Set<string> = new Set()): Map<string, number> {
+  const out = new Map<string, number>();
+  const stats = procStats();
+  const member = groupOf(stats, groups);
+  for (const p of stats) {
+    const entry = String(p.pid);
+    const comm = p.comm;
+    const leader = member.get(p.pid);
+    const group = leader === undefined ? undefined : groups.get(leader);
     let label: string;
     if (group !== undefined) {
       label = group;
@@ -200,7 +312,7 @@ export function cpuByLabel(groups: Map<number, string>, sharedComms: Set<string>
     } else if (sharedComms.has(comm)) {
       label = `shared ${comm}`;
     } else continue;
-    out.set(label, (out.get(label) ?? 0) + (Number(rest[11]) + Number(rest[12])) / CLK_TCK);
+    out.set(label, (out.get(label) ?? 0) + p.cpuSeconds);
   }
   return out;
 }

@@ -11,7 +11,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { cpuByLabel, machineCpu, raisePriority, sleepMs, waitForQuiet } from "./procs";
+import { adoptDescendants, cpuByLabel, machineCpu, raisePriority, sleepMs, waitForQuiet } from "./procs";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = join(benchDir, "..", "..");
@@ -147,6 +147,7 @@ async function measure(key: string): Promise<Row> {
     log(`${key}: not available (${row.error})`);
     return row;
   }
+  let adopt: NodeJS.Timeout | undefined;
   try {
     row.available = true;
     const load = (jobs: number) =>
@@ -159,11 +160,15 @@ async function measure(key: string): Promise<Row> {
         pollIntervalMs: opts.pollIntervalMs,
         timeoutMs: opts.timeoutMs,
       });
+    const groups = new Map(running.groups.map((g) => [g.pgid, g.name]));
+    // Processes that start their own session (PostgreSQL backends) get the
+    // bench's priority too, including connections opened under load.
+    adoptDescendants(groups);
+    adopt = setInterval(() => adoptDescendants(groups), 500);
     log(`${key}: warm-up, ${opts.warmup} jobs`);
     row.warmup = await load(opts.warmup);
     log(`${key}: warm-up ${summarize(row.warmup)}`);
     await sleepMs(1000); // let the tail of the warm-up settle (acks, result writes)
-    const groups = new Map(running.groups.map((g) => [g.pgid, g.name]));
     const shared = new Set(running.sharedComms ?? []);
     const cpu0 = cpuByLabel(groups, shared);
     const machine0 = machineCpu();
@@ -171,6 +176,7 @@ async function measure(key: string): Promise<Row> {
     const driver0 = process.cpuUsage();
     log(`${key}: measuring, ${opts.jobs} jobs`);
     const r = await load(opts.jobs);
+    clearInterval(adopt);
     const driver = process.cpuUsage(driver0);
     const wall = (performance.now() - t0) / 1000;
     const machine1 = machineCpu();
@@ -198,6 +204,7 @@ async function measure(key: string): Promise<Row> {
     row.error = (err as Error).message;
     log(`${key}: failed (${row.error})`);
   } finally {
+    clearInterval(adopt);
     log(`${key}: stopping`);
     await running.stop();
     current = undefined;

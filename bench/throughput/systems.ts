@@ -7,7 +7,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PollSpec, SubmitSpec } from "./driver";
-import { httpStatus, sparePort, spawnGroup, startRedis, stopGroup, waitUntil, type Group } from "./procs";
+import { httpStatus, sparePort, spawnGroup, startPostgres, startRedis, stopGroup, waitUntil, type Group } from "./procs";
 
 export interface Ctx {
   /** The workspace root, /work/main. */
@@ -248,7 +248,23 @@ export const millrace: SystemDef = {
         throw err;
       }
     }
-    psql(`create database "${db}"`);
+    // A private Postgres too (see startPostgres), unless DATABASE_URL names one.
+    let pg: Awaited<ReturnType<typeof startPostgres>> | undefined;
+    if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
+    else if (!process.env.MILLRACE_BENCH_SHARED_PG) {
+      try {
+        pg = await startPostgres("millrace-postgres", ctx.logDir, ctx.root);
+      } catch (err) {
+        if (nats) {
+          await stopGroup(nats.group);
+          rmSync(nats.dir, { recursive: true, force: true });
+        }
+        throw err;
+      }
+      // The stack creates the database on its first connection.
+      env.DATABASE_URL = `postgres://postgres@127.0.0.1:${pg.port}/${db}`;
+    }
+    if (!pg) psql(`create database "${db}"`);
     const stack = spawnGroup("millrace-stack", "bash", ["-c", command], { cwd: ctx.root, env, logDir: ctx.logDir });
     const stop = async () => {
       await stopGroup(stack, 10_000);
@@ -256,7 +272,8 @@ export const millrace: SystemDef = {
         await stopGroup(nats.group);
         rmSync(nats.dir, { recursive: true, force: true });
       }
-      psql(`drop database if exists "${db}" with (force)`);
+      if (pg) await pg.stop();
+      else psql(`drop database if exists "${db}" with (force)`);
     };
     const origin = `http://127.0.0.1:${port}`;
     const token = signJwt(secret, { sub: "bench", tenant: "bench", exp: Math.floor(Date.now() / 1000) + 3600 });
@@ -278,9 +295,9 @@ export const millrace: SystemDef = {
         taskId: taskIdOf,
       },
       poll: { path: (id) => `/v1/tasks/${id}`, headers: auth, terminal: terminalIn("SUCCESS", "FAILURE", "REVOKED") },
-      groups: nats ? [stack, nats.group] : [stack],
-      // The machine's Postgres (and NATS when shared): part of Millrace's cost, though others' tests may use them too.
-      sharedComms: nats ? ["postgres"] : ["nats-server", "postgres"],
+      groups: [stack, ...(nats ? [nats.group] : []), ...(pg ? [pg.group] : [])],
+      // Shared NATS or Postgres, when used: part of Millrace's cost, though others' tests may use them too.
+      sharedComms: [...(nats ? [] : ["nats-server"]), ...(pg ? [] : ["postgres"])],
       stop,
     };
   },
