@@ -191,8 +191,9 @@ export class Worker {
     return Object.keys(this.o.handlers);
   }
 
-  get inFlight(): string[] {
-    return [...this.running.keys()];
+  /** The tasks running now, with their tenants (heartbeats; GET /v1/workers filters by tenant). */
+  get inFlight(): { taskId: string; tenant: string }[] {
+    return [...this.running.values()].map((r) => ({ taskId: r.job.taskId, tenant: r.job.tenant }));
   }
 
   async start(): Promise<void> {
@@ -599,7 +600,7 @@ export class Worker {
       queues: this.o.queues,
       kinds: this.kinds,
       backend: this.o.backend ?? "",
-      inFlight: this.inFlight,
+      inFlightTasks: this.inFlight,
       processed: this.processed,
       failed: this.failed,
       rssBytes: mem.rss,

@@ -272,7 +272,8 @@ describe("schedules", () => {
 });
 
 describe("GET /v1/workers", () => {
-  it("lists the heartbeats in the workers bucket", async () => {
+  it("lists the heartbeats in the workers bucket, with only the caller's own in-flight task ids", async () => {
+    const tenant = uniqueName("tenant_");
     const kv = await h.nats.nc.jetstream().views.kv(h.nats.topo.bucket("workers"));
     const at = Date.now();
     await kv.put(
@@ -284,7 +285,10 @@ describe("GET /v1/workers", () => {
         queues: ["default", "high"],
         kinds: ["train"],
         backend: "wasm",
-        inFlight: ["t1"],
+        inFlightTasks: [
+          { taskId: "t1", tenant },
+          { taskId: "someone-elses", tenant: "other-tenant" },
+        ],
         processed: 10,
         failed: 1,
         rssBytes: 123_456,
@@ -294,7 +298,7 @@ describe("GET /v1/workers", () => {
         pid: 42,
       }).finish(),
     );
-    const req = requester(h.app, await token(uniqueName("tenant_")));
+    const req = requester(h.app, await token(tenant));
     const workers = await waitFor(async () => {
       const w = await (await req("GET", "/v1/workers")).json() as any;
       return w.length ? w : undefined;
@@ -307,6 +311,7 @@ describe("GET /v1/workers", () => {
         kinds: ["train"],
         backend: "wasm",
         in_flight: ["t1"],
+        in_flight_count: 2,
         processed: 10,
         failed: 1,
         rss_bytes: 123_456,

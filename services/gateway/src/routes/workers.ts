@@ -1,5 +1,7 @@
 // GET /v1/workers: live workers from their heartbeats in the `workers` KV
 // bucket (the bucket's TTL drops workers that died without saying so).
+// Workers are shared by every tenant: each caller sees how many tasks a
+// worker runs, but the ids of its own tasks only.
 import { Hono } from "hono";
 import type { KV } from "nats";
 import { WorkerHeartbeat } from "@millrace/contracts";
@@ -18,6 +20,7 @@ export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   };
 
   app.get("/workers", async (c) => {
+    const tenant = c.get("tenant");
     const store = await kv();
     const keys: string[] = [];
     for await (const k of await store.keys()) keys.push(k);
@@ -39,7 +42,8 @@ export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         queues: hb.queues,
         kinds: hb.kinds,
         backend: hb.backend,
-        in_flight: hb.inFlight,
+        in_flight: hb.inFlightTasks.filter((t) => t.tenant === tenant).map((t) => t.taskId),
+        in_flight_count: hb.inFlightTasks.length,
         processed: hb.processed,
         failed: hb.failed,
         rss_bytes: hb.rssBytes,

@@ -69,7 +69,6 @@ export interface WorkerHeartbeat {
   queues: string[];
   kinds: string[];
   backend: string;
-  inFlight: string[];
   processed: number;
   failed: number;
   rssBytes: number;
@@ -77,6 +76,13 @@ export interface WorkerHeartbeat {
   startedAtMs: number;
   atMs: number;
   pid: number;
+  inFlightTasks: InFlightTask[];
+}
+
+/** A task a worker is running, with its tenant so each tenant sees only its own. */
+export interface InFlightTask {
+  taskId: string;
+  tenant: string;
 }
 
 function createBaseTaskEvent(): TaskEvent {
@@ -713,7 +719,6 @@ function createBaseWorkerHeartbeat(): WorkerHeartbeat {
     queues: [],
     kinds: [],
     backend: "",
-    inFlight: [],
     processed: 0,
     failed: 0,
     rssBytes: 0,
@@ -721,6 +726,7 @@ function createBaseWorkerHeartbeat(): WorkerHeartbeat {
     startedAtMs: 0,
     atMs: 0,
     pid: 0,
+    inFlightTasks: [],
   };
 }
 
@@ -744,9 +750,6 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     if (message.backend !== "") {
       writer.uint32(50).string(message.backend);
     }
-    for (const v of message.inFlight) {
-      writer.uint32(58).string(v!);
-    }
     if (message.processed !== 0) {
       writer.uint32(64).uint64(message.processed);
     }
@@ -767,6 +770,9 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     }
     if (message.pid !== 0) {
       writer.uint32(112).uint32(message.pid);
+    }
+    for (const v of message.inFlightTasks) {
+      InFlightTask.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -832,14 +838,6 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
             message.backend = reader.string();
             continue;
           }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.inFlight.push(reader.string());
-            continue;
-          }
           case 8: {
             if (tag !== 64) {
               break;
@@ -896,6 +894,14 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
             message.pid = reader.uint32();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.inFlightTasks.push(InFlightTask.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -920,11 +926,6 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
       queues: globalThis.Array.isArray(object?.queues) ? object.queues.map((e: any) => globalThis.String(e)) : [],
       kinds: globalThis.Array.isArray(object?.kinds) ? object.kinds.map((e: any) => globalThis.String(e)) : [],
       backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
-      inFlight: globalThis.Array.isArray(object?.inFlight)
-        ? object.inFlight.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.in_flight)
-        ? object.in_flight.map((e: any) => globalThis.String(e))
-        : [],
       processed: isSet(object.processed) ? globalThis.Number(object.processed) : 0,
       failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
       rssBytes: isSet(object.rssBytes)
@@ -948,6 +949,11 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
         ? globalThis.Number(object.at_ms)
         : 0,
       pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      inFlightTasks: globalThis.Array.isArray(object?.inFlightTasks)
+        ? object.inFlightTasks.map((e: any) => InFlightTask.fromJSON(e))
+        : globalThis.Array.isArray(object?.in_flight_tasks)
+        ? object.in_flight_tasks.map((e: any) => InFlightTask.fromJSON(e))
+        : [],
     };
   },
 
@@ -971,9 +977,6 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     if (message.backend !== "") {
       obj.backend = message.backend;
     }
-    if (message.inFlight?.length) {
-      obj.inFlight = message.inFlight;
-    }
     if (message.processed !== 0) {
       obj.processed = Math.round(message.processed);
     }
@@ -995,6 +998,9 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     if (message.pid !== 0) {
       obj.pid = Math.round(message.pid);
     }
+    if (message.inFlightTasks?.length) {
+      obj.inFlightTasks = message.inFlightTasks.map((e) => InFlightTask.toJSON(e));
+    }
     return obj;
   },
 
@@ -1009,7 +1015,6 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     message.queues = object.queues?.map((e) => e) || [];
     message.kinds = object.kinds?.map((e) => e) || [];
     message.backend = object.backend ?? "";
-    message.inFlight = object.inFlight?.map((e) => e) || [];
     message.processed = object.processed ?? 0;
     message.failed = object.failed ?? 0;
     message.rssBytes = object.rssBytes ?? 0;
@@ -1017,6 +1022,96 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     message.startedAtMs = object.startedAtMs ?? 0;
     message.atMs = object.atMs ?? 0;
     message.pid = object.pid ?? 0;
+    message.inFlightTasks = object.inFlightTasks?.map((e) => InFlightTask.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInFlightTask(): InFlightTask {
+  return { taskId: "", tenant: "" };
+}
+
+export const InFlightTask: MessageFns<InFlightTask> = {
+  encode(message: InFlightTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InFlightTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInFlightTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InFlightTask {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+    };
+  },
+
+  toJSON(message: InFlightTask): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InFlightTask>): InFlightTask {
+    return InFlightTask.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InFlightTask>): InFlightTask {
+    const message = createBaseInFlightTask();
+    message.taskId = object.taskId ?? "";
+    message.tenant = object.tenant ?? "";
     return message;
   },
 };
