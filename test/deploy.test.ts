@@ -336,7 +336,7 @@ describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", (
 
   it("the provisioner created the topology, and refuses a replica count it cannot have", async () => {
     const env = provisionerEnv();
-    const nc0 = await connect({ servers: url, user: "provisioner", pass: password("provisioner") });
+    const nc0 = await connect({ servers: url, user: "provisioner", pass: password("provisioner"), inboxPrefix: "_INBOX_provisioner" });
     const jsm0 = await nc0.jetstreamManager();
     for (const s of topologyStreams(new Topology())) expect((await jsm0.streams.info(s)).config.num_replicas, s).toBe(1);
     expect((await jsm0.consumers.info("MILLRACE_JOBS", "train_default")).config.ack_wait).toBe(30_000 * 1_000_000);
@@ -345,7 +345,7 @@ describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", (
     expect(again.code, again.out).toBe(2);
     expect(again.out).toContain("KV_MILLRACE_revocations");
     // A service user cannot create it (it would have to, without the provisioner).
-    const nc = await connect({ servers: url, user: "gateway", pass: password("gateway") });
+    const nc = await connect({ servers: url, user: "gateway", pass: password("gateway"), inboxPrefix: "_INBOX_gateway" });
     const jsm = await nc.jetstreamManager();
     await expect(jsm.streams.add({ name: "ROGUE", subjects: ["rogue.>"] })).rejects.toThrow();
     await nc.close();
@@ -409,11 +409,14 @@ describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", (
   }, 300_000);
 
   it("refuses what a service's user must not do", async () => {
-    const as = (u: string): Promise<NatsConnection> => connect({ servers: url, user: u, pass: password(u) });
+    const as = (u: string): Promise<NatsConnection> => connect({ servers: url, user: u, pass: password(u), inboxPrefix: `_INBOX_${u}` });
     const gw = await as("gateway");
     const jsm = await gw.jetstreamManager();
     await expect(jsm.streams.delete("MILLRACE_JOBS")).rejects.toThrow();
     await expect(jsm.streams.purge("MILLRACE_EVENTS")).rejects.toThrow();
+    // Nor read another service's replies.
+    gw.subscribe("_INBOX_status.>");
+    await gw.flush();
     await gw.close();
     const trainer = await as("trainer");
     const js = trainer.jetstream();
@@ -426,10 +429,14 @@ describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", (
     }
     expect(got).toBe(0);
     await trainer.close();
-    // The server logged both refusals.
+    // The server logged every refusal.
     await waitFor(() => {
       const lines = violations().join("\n");
-      return lines.includes("$JS.API.STREAM.DELETE.MILLRACE_JOBS") && lines.includes("$JS.API.CONSUMER.MSG.NEXT.MILLRACE_JOBS.predict_default");
+      return (
+        lines.includes("$JS.API.STREAM.DELETE.MILLRACE_JOBS") &&
+        lines.includes("$JS.API.CONSUMER.MSG.NEXT.MILLRACE_JOBS.predict_default") &&
+        /Subscription Violation.*_INBOX_status/.test(lines)
+      );
     }, { timeoutMs: 5_000, what: `violations logged: ${violations().join("\n")}` });
   }, 60_000);
 });

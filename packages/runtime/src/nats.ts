@@ -16,6 +16,12 @@ export interface NatsOptions {
    * them to the end of the event-loop turn. Our patch of nats.js reads it.
    */
   flushDelayMs?: number;
+  /**
+   * Replies (JetStream API answers, fetched messages, acks) arrive under
+   * `<inboxPrefix>.>`; default `_INBOX_<name up to its first '-'>`, so each
+   * service's NATS user may read its own replies only (nats-permissions.conf).
+   */
+  inboxPrefix?: string;
 }
 
 /**
@@ -39,6 +45,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
         // Skips building an Error (a stack trace) for every request and publish.
         noAsyncTraces: true,
         flushDelayMs: opts.flushDelayMs ?? 0,
+        inboxPrefix: opts.inboxPrefix ?? `_INBOX_${opts.name.split("-")[0]}`,
       } as ConnectionOptions);
       void (async () => {
         for await (const s of nc.status()) {
