@@ -131,6 +131,15 @@ export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Reconnect quickly after a peer restarts.
   "grpc.initial_reconnect_backoff_ms": 200,
   "grpc.max_reconnect_backoff_ms": 2_000,
+  // Clients spread calls over every address their target resolves to (a
+  // Kubernetes headless Service: dns:///<name>:<port> lists each replica)
+  // instead of pinning one HTTP/2 connection to one pod.
+  "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  // Servers: a connection older than 5 min is asked to go (GOAWAY), so
+  // clients re-resolve and find replicas added since; open streams (event
+  // streams, long polls) get 10 more minutes to finish.
+  "grpc.max_connection_age_ms": 5 * 60_000,
+  "grpc.max_connection_age_grace_ms": 10 * 60_000,
 };
 
 /**

@@ -98,13 +98,13 @@ a key of that service's configSchema. (dict "root" $ "name" "status") */}}
 NATS_URL: {{ $root.Values.nats.url | quote }}
 LOG_LEVEL: {{ $root.Values.config.logLevel | quote }}
 MILLRACE_NAMESPACE: {{ $root.Values.config.millraceNamespace | quote }}
-STATUS_GRPC_ADDR: {{ printf "%s-status:%d" $full (int $root.Values.status.grpcPort) | quote }}
-PREDICTOR_GRPC_ADDR: {{ printf "%s-predictor:%d" $full (int $root.Values.predictor.grpcPort) | quote }}
+STATUS_GRPC_ADDR: {{ printf "dns:///%s-status:%d" $full (int $root.Values.status.grpcPort) | quote }}
+PREDICTOR_GRPC_ADDR: {{ printf "dns:///%s-predictor:%d" $full (int $root.Values.predictor.grpcPort) | quote }}
 {{- if eq $name "scheduler" }}
 # The scheduler listens on SCHEDULER_GRPC_ADDR; the others dial it.
 SCHEDULER_GRPC_ADDR: {{ printf "0.0.0.0:%d" (int $svc.grpcPort) | quote }}
 {{- else }}
-SCHEDULER_GRPC_ADDR: {{ printf "%s-scheduler:%d" $full (int $root.Values.scheduler.grpcPort) | quote }}
+SCHEDULER_GRPC_ADDR: {{ printf "dns:///%s-scheduler:%d" $full (int $root.Values.scheduler.grpcPort) | quote }}
 {{- end }}
 {{- if eq $name "gateway" }}
 PORT: {{ int $svc.port | quote }}
@@ -310,7 +310,12 @@ spec:
       {{- end }}
 {{- end -}}
 
-{{/* ClusterIP Service for a gRPC service: (dict "root" $ "name" "status") */}}
+{{/*
+Headless Service for a gRPC service: (dict "root" $ "name" "status"). Its DNS
+name lists every ready replica, and clients (dns:///<name>:<port>, round_robin
+in GRPC_CHANNEL_OPTIONS) spread calls over them; a ClusterIP would pin each
+client's one HTTP/2 connection to a single pod.
+*/}}
 {{- define "millrace.grpcService" -}}
 {{- $svc := index .root.Values .name -}}
 apiVersion: v1
@@ -321,6 +326,7 @@ metadata:
     {{- include "millrace.componentLabels" . | nindent 4 }}
 spec:
   type: ClusterIP
+  clusterIP: None
   selector:
     {{- include "millrace.componentSelectorLabels" . | nindent 4 }}
   ports:
