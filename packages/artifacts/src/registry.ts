@@ -70,12 +70,29 @@ function toVersion(x: Record<string, any>, aliases: string[]): ModelVersion {
  * on each change lets predictors drop cached resolutions at once.
  */
 export class Registry {
+  private readonly listeners: Array<(tenant: string, name: string) => void> = [];
+
   constructor(
     private readonly pool: Pool,
     private readonly os: ObjectStore,
     private readonly nc?: NatsConnection,
     private readonly changedSubject = "",
   ) {}
+
+  /**
+   * Called at once, in this process, after each change. The NATS notice
+   * reaches other processes later (and this one only after a round trip), so
+   * a process that serves what it just changed must not wait for it: the
+   * caller of SetAlias may ask for name@alias the moment it has its answer.
+   */
+  onChange(fn: (tenant: string, name: string) => void): void {
+    this.listeners.push(fn);
+  }
+
+  private changed(tenant: string, name: string): void {
+    for (const fn of this.listeners) fn(tenant, name);
+    if (this.changedSubject) this.nc?.publish(this.changedSubject, new TextEncoder().encode(`${tenant}/${name}`));
+  }
 
   async createVersion(v: NewVersion): Promise<ModelVersion> {
     if (!NAME_RE.test(v.name)) throw new ValidationError(`model name "${v.name}" is not valid`, { field: "name" });
@@ -98,7 +115,7 @@ export class Registry {
         [v.tenant, v.name, version, v.modelType, v.target, v.datasetId ?? null, v.datasetHash ?? null, JSON.stringify(v.pipeline ?? null), JSON.stringify(v.params ?? null), JSON.stringify(v.metrics ?? null), v.backend, obj, v.artifact.length, v.taskId ?? null],
       );
       await client.query("commit");
-      if (this.changedSubject) this.nc?.publish(this.changedSubject, new TextEncoder().encode(`${v.tenant}/${v.name}`));
+      this.changed(v.tenant, v.name);
       return toVersion(ins.rows[0], []);
     } catch (err) {
       await client.query("rollback").catch(() => undefined);
@@ -181,7 +198,7 @@ export class Registry {
        on conflict (tenant, name, alias) do update set version = excluded.version, updated_at = now()`,
       [tenant, name, alias, version],
     );
-    if (this.changedSubject) this.nc?.publish(this.changedSubject, new TextEncoder().encode(`${tenant}/${name}`));
+    this.changed(tenant, name);
     return this.getModel(tenant, name);
   }
 }

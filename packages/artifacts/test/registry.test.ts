@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { NotFoundError, ValidationError } from "@millrace/runtime";
-import { dbFixture, natsFixture, type DbFixture, type NatsFixture } from "@millrace/testkit";
+import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { Registry, parseModelRef } from "@millrace/artifacts";
 
 describe("model references", () => {
@@ -41,5 +41,24 @@ describe("registry (real NATS object store + Postgres)", () => {
     expect(info.versions[1].metrics).toEqual({ accuracy: 0.9 });
     await expect(reg.resolve("other", "churn")).rejects.toBeInstanceOf(NotFoundError);
     await expect(reg.setAlias("acme", "churn", "production", 9)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("tells its own process of a change before the call returns, and others through NATS", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const os = await nats.nc.jetstream().views.os(nats.topo.objectStore("models"));
+    const reg = new Registry(db.pool, os, nats.nc, nats.topo.modelsChanged);
+    const local: string[] = [];
+    reg.onChange((tenant, name) => local.push(`${tenant}/${name}`));
+    const remote: string[] = [];
+    const sub = nats.nc.subscribe(nats.topo.modelsChanged, { callback: (_e, m) => remote.push(new TextDecoder().decode(m.data)) });
+    await reg.createVersion({ tenant: "acme", name: "churn", modelType: "random_forest", target: "y", backend: "cpu", artifact: new Uint8Array([1]) });
+    expect(local).toEqual(["acme/churn"]);
+    await reg.setAlias("acme", "churn", "production", 1);
+    // Already told, with no round trip through NATS.
+    expect(local).toEqual(["acme/churn", "acme/churn"]);
+    await waitFor(() => remote.length === 2, { what: "both NATS notices" });
+    expect(remote).toEqual(["acme/churn", "acme/churn"]);
+    sub.unsubscribe();
   });
 });

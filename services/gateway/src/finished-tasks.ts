@@ -79,7 +79,8 @@ export class FinishedTasks {
     return task;
   }
 
-  private drop(taskId: string): void {
+  /** Forgets a task (its outcome is about to change: a retry made here). */
+  drop(taskId: string): void {
     const old = this.entries.get(taskId);
     if (!old) return;
     this.entries.delete(taskId);

@@ -84,6 +84,12 @@ describe("GET /v1/tasks/{id} with finished tasks held", () => {
       expect(await res.json() as any).toMatchObject({ task_id: id, state: "SUCCESS", result: { predictions: [4] } });
       const other = await requester(app, await token(uniqueName("other_")))("GET", `/v1/tasks/${id}`);
       expect(other.status).toBe(404);
+      // A retry through this gateway forgets the outcome before it answers.
+      h.status.tasks.set(id, finished(id, tenant, { state: TaskState.FAILURE }));
+      const retried = await requester(app, await token(tenant))("POST", `/v1/tasks/${id}/retry`);
+      expect(retried.status).toBe(202);
+      expect(cache.get(tenant, id)).toBeUndefined();
+      expect((await (await requester(app, await token(tenant))("GET", `/v1/tasks/${id}`)).json() as any).state).toBe("PENDING");
     } finally {
       cache.stop();
     }

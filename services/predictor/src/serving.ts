@@ -28,14 +28,19 @@ export class Serving {
     private readonly logger: Logger,
   ) {
     this.cache = new ModelCache(opts.cacheBytes);
+    // Changes made through this process's own registry (SetAlias over gRPC)
+    // apply before the call answers, not when the NATS notice comes back.
+    registry.onChange((tenant, name) => this.forget(`${tenant}/${name}`));
+  }
+
+  /** Drops cached resolutions of one model ("tenant/name"). */
+  private forget(model: string): void {
+    for (const k of this.resolved.keys()) if (k.startsWith(`${model}|`)) this.resolved.delete(k);
   }
 
   listenForChanges(nc: NatsConnection, subject: string): void {
     nc.subscribe(subject, {
-      callback: (_e, m) => {
-        const prefix = `${new TextDecoder().decode(m.data)}`;
-        for (const k of this.resolved.keys()) if (k.startsWith(`${prefix}`)) this.resolved.delete(k);
-      },
+      callback: (_e, m) => this.forget(new TextDecoder().decode(m.data)),
     });
   }
 
