@@ -136,10 +136,11 @@ export const GRPC_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // instead of pinning one HTTP/2 connection to one pod.
   "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
   // Servers: a connection older than 5 min is asked to go (GOAWAY), so
-  // clients re-resolve and find replicas added since; open streams (event
-  // streams, long polls) get 10 more minutes to finish.
+  // clients open a new one, re-resolve and find replicas added since. Calls
+  // already open on the old one may run on for 65 min: the gateway follows a
+  // task's event stream (WatchTask) for up to an hour.
   "grpc.max_connection_age_ms": 5 * 60_000,
-  "grpc.max_connection_age_grace_ms": 10 * 60_000,
+  "grpc.max_connection_age_grace_ms": 65 * 60_000,
 };
 
 /**
