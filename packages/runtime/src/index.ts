@@ -27,7 +27,7 @@ export { systemClock, ManualClock } from "./clock";
 export type { Clock } from "./clock";
 export { Topology, ensureTopology, destroyTopology, JOB_KINDS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
 export type { JobKind, QueueName, TopologyOptions } from "./topology";
-export { connectNats } from "./nats";
+export { connectNats, natsOptionsFrom } from "./nats";
 export { connectPostgres, ensureDatabase, dropDatabase, migrate } from "./postgres";
 export type { Pool, PoolClient } from "./postgres";
 export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, errorFromCode, GRPC_CHANNEL_OPTIONS } from "./grpc";

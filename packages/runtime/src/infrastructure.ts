@@ -1,7 +1,7 @@
 import type { NatsConnection } from "nats";
 import type { BaseConfig } from "./config";
 import type { Logger } from "./logger";
-import { connectNats } from "./nats";
+import { connectNats, natsOptionsFrom } from "./nats";
 import { connectPostgres, migrate, type Pool } from "./postgres";
 import { ensureTopology, Topology } from "./topology";
 
@@ -16,7 +16,7 @@ export async function connectInfrastructure(
   opts: { poolMax: number; ackWaitMs?: number },
 ): Promise<{ topo: Topology; nc: NatsConnection; pool: Pool }> {
   const topo = new Topology(config.MILLRACE_NAMESPACE);
-  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name, logger, flushDelayMs: config.NATS_FLUSH_MS });
+  const nc = await connectNats(natsOptionsFrom(config, name, logger));
   const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: opts.poolMax, logger });
   await migrate(pool, logger);
   await ensureTopology(nc, topo, opts.ackWaitMs ? { ackWaitMs: opts.ackWaitMs } : {});

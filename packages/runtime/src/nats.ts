@@ -1,5 +1,6 @@
 import { connect, type ConnectionOptions, type NatsConnection } from "nats";
 import type { Logger } from "pino";
+import type { BaseConfig } from "./config";
 import { DependencyUnavailableError } from "./errors";
 import { redactUrl } from "./logger";
 
@@ -22,6 +23,11 @@ export interface NatsOptions {
    * service's NATS user may read its own replies only (nats-permissions.conf).
    */
   inboxPrefix?: string;
+}
+
+/** The NATS options a service's config gives: URL, credentials, write coalescing. */
+export function natsOptionsFrom(config: Pick<BaseConfig, "NATS_URL" | "NATS_USER" | "NATS_PASSWORD" | "NATS_FLUSH_MS">, name: string, logger?: Logger): NatsOptions {
+  return { url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name, logger, flushDelayMs: config.NATS_FLUSH_MS };
 }
 
 /**

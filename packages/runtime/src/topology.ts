@@ -103,11 +103,11 @@ export class Topology {
   changedOf(taskId: string): string {
     return `${this.subjectPrefix}millrace.changed.${taskId}.*`;
   }
-  /** Notices of tasks that moved to a non-terminal state, across all tasks. */
   /** Notices of tasks becoming terminal (or leaving that state by a manual retry). */
   get changedDone(): string {
     return `${this.subjectPrefix}millrace.changed.*.done`;
   }
+  /** Notices of tasks that moved to a non-terminal state, across all tasks. */
   get changedLive(): string {
     return `${this.subjectPrefix}millrace.changed.*.live`;
   }

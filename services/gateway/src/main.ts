@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import {
   Topology,
   connectNats,
+  natsOptionsFrom,
   connectPostgres,
   createLogger,
   ensureTopology,
@@ -50,7 +51,7 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
   const logger = overrides.logger ?? createLogger("gateway", config.LOG_LEVEL);
   const owned: Array<() => Promise<void> | void> = [];
   try {
-    const nc = overrides.nc ?? (await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: "gateway", logger, flushDelayMs: config.NATS_FLUSH_MS }));
+    const nc = overrides.nc ?? (await connectNats(natsOptionsFrom(config, "gateway", logger)));
     if (!overrides.nc) owned.push(() => nc.drain());
     const topo = overrides.topo ?? new Topology(config.MILLRACE_NAMESPACE);
     await ensureTopology(nc, topo);

@@ -8,6 +8,7 @@ import {
   Topology,
   baseConfigSchema,
   connectNats,
+  natsOptionsFrom,
   connectPostgres,
   createLogger,
   ensureTopology,
@@ -75,7 +76,7 @@ export async function startScheduler(config: SchedulerConfig, deps: { clock?: Cl
   const logger = (deps.logger ?? createLogger("scheduler", config.LOG_LEVEL)).child({ scheduler_id: config.SCHEDULER_ID });
   const topo = new Topology(config.MILLRACE_NAMESPACE);
 
-  const nc = await connectNats({ url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name: `scheduler-${config.SCHEDULER_ID}`, logger, flushDelayMs: config.NATS_FLUSH_MS });
+  const nc = await connectNats(natsOptionsFrom(config, `scheduler-${config.SCHEDULER_ID}`, logger));
   const pool = await connectPostgres({ url: config.DATABASE_URL, createDatabase: true, max: 5, logger });
   try {
     await migrate(pool, logger);
