@@ -4,7 +4,7 @@ import { isTerminal, publishEvent, type Clock, type Logger, type Pool, type Topo
 import type { TaskRow } from "./projection";
 import { applyEvent, type ProjectionOptions } from "./projection";
 import { announceChange } from "./notices";
-import { ORCHESTRATED_KINDS } from "./orchestrator";
+import { isParentKind } from "./orchestrator";
 import type { TaskStore } from "./store";
 
 /**
@@ -37,7 +37,7 @@ export class Canceller {
     let result: TaskRow = { ...row, cancelRequested: true };
     // Nothing runs a PENDING or RETRY-waiting task, nor a parent (its children
     // are cancelled below), so those are revoked right here.
-    if (row.state === TaskState.PENDING || row.state === TaskState.RETRY || (ORCHESTRATED_KINDS as readonly string[]).includes(row.kind)) {
+    if (row.state === TaskState.PENDING || row.state === TaskState.RETRY || isParentKind(row.kind)) {
       const ev = this.revokedEvent(row, now, reason);
       await publishEvent(this.nc.jetstream(), this.topo, ev);
       const next = applyEvent(result, ev, this.projection);

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "nats";
 import { TaskChanged } from "@millrace/contracts";
 import { isTerminal, type Topology } from "@millrace/runtime";
-import { ORCHESTRATED_KINDS } from "./orchestrator";
+import { isParentKind } from "./orchestrator";
 import type { TaskRow } from "./projection";
 import { toTask } from "./store";
 
@@ -19,7 +19,7 @@ export const NOTICE_RESULT_MAX_BYTES = 64 * 1024;
 export function announceChange(nc: NatsConnection, topo: Topology, row: TaskRow, leftTerminal = false): void {
   const terminal = isTerminal(row.state);
   let task;
-  if (terminal && !(ORCHESTRATED_KINDS as readonly string[]).includes(row.kind)) {
+  if (terminal && !isParentKind(row.kind)) {
     const t = toTask(row);
     if (t.resultJson.length <= NOTICE_RESULT_MAX_BYTES) task = t;
   }

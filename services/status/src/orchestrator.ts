@@ -8,6 +8,11 @@ import type { TaskStore } from "./store";
 /** Job kinds whose task is a parent coordinated here rather than run by a worker. */
 export const ORCHESTRATED_KINDS = ["workflow", "train_all_products"] as const;
 
+/** A parent task, coordinated by the orchestrator (its children are rows of their own). */
+export function isParentKind(kind: string): boolean {
+  return (ORCHESTRATED_KINDS as readonly string[]).includes(kind);
+}
+
 interface WorkflowRow {
   parent_id: string;
   tenant: string;

@@ -5,7 +5,7 @@ import type { Canceller } from "./cancel";
 import type { CreateBatcher } from "./create";
 import type { TaskStore } from "./store";
 import { toTask } from "./store";
-import { ORCHESTRATED_KINDS } from "./orchestrator";
+import { isParentKind } from "./orchestrator";
 import { watchTask } from "./watch";
 import { announceChange } from "./notices";
 import type { ProjectionOptions } from "./projection";
@@ -48,7 +48,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
   const getTask = async (req: GetTaskRequest): Promise<Task> => {
     const row = await d.store.get(req.tenant, req.taskId);
     // Only parents have children; skip the query for everything else.
-    const parent = (ORCHESTRATED_KINDS as readonly string[]).includes(row.kind);
+    const parent = isParentKind(row.kind);
     return toTask(row, parent ? await d.store.children(req.taskId) : []);
   };
   return {

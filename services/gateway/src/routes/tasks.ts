@@ -151,15 +151,15 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const id = taskIdParam(c);
     // The status service bumps the task's generation and republishes its job.
     const r = await call(deps.status, deps.status.retryTask, { tenant: c.get("tenant"), taskId: id }, 10_000, "status");
-    // The retry's notice drops the old outcome from every gateway, but this
-    // caller may poll before it comes back here: drop it now.
-    if (!r.notRetryable) deps.finished?.drop(id);
     if (r.notRetryable) {
       throw new ConflictError(`task ${id} is ${r.task ? stateName(r.task.state) : "not failed"}; only FAILURE or REVOKED tasks can be retried`, {
         field: "task_id",
         details: { state: r.task ? stateName(r.task.state) : undefined },
       });
     }
+    // The retry's notice drops the old outcome from every gateway, but this
+    // caller may poll before it comes back here: drop it now.
+    deps.finished?.drop(id);
     return c.json({ ...(r.task ? taskJson(r.task) : { task_id: id }), ...taskLinks(id) }, 202);
   });
 
