@@ -288,7 +288,11 @@ function groupOf(stats: ProcStat[], groups: Map<number, string>): Map<number, nu
 export function adoptDescendants(groups: Map<number, string>): void {
   if (schedNice === 0) return;
   const stats = procStats();
-  for (const [pid, leader] of groupOf(stats, groups)) if (stats.find((p) => p.pid === pid)?.pgrp !== leader) setAutogroupNice(pid);
+  const member = groupOf(stats, groups);
+  for (const p of stats) {
+    const leader = member.get(p.pid);
+    if (leader !== undefined && p.pgrp !== leader) setAutogroupNice(p.pid);
+  }
 }
 
 export function cpuByLabel(groups: Map<number, string>, sharedComms: Set<string> = new Set()): Map<string, number> {

@@ -229,7 +229,7 @@ export const millrace: SystemDef = {
     // A private JetStream server, like the peers' private Redis: nothing else's traffic on it,
     // it runs at the bench's priority, its CPU is counted, and its streams go away with it.
     // NATS_URL in the environment selects an existing server instead.
-    let nats: { group: Group; dir: string } | undefined;
+    let nats: { group: Group; stop(): Promise<void> } | undefined;
     if (process.env.NATS_URL) env.NATS_URL = process.env.NATS_URL;
     else {
       const natsPort = await sparePort();
@@ -238,13 +238,18 @@ export const millrace: SystemDef = {
         cwd: ctx.root,
         logDir: ctx.logDir,
       });
-      nats = { group, dir };
+      nats = {
+        group,
+        async stop() {
+          await stopGroup(group);
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
       env.NATS_URL = `nats://127.0.0.1:${natsPort}`;
       try {
         await waitUntil("private nats-server", () => tcpOpen(natsPort), 10_000, [group]);
       } catch (err) {
-        await stopGroup(group);
-        rmSync(dir, { recursive: true, force: true });
+        await nats.stop();
         throw err;
       }
     }
@@ -255,25 +260,21 @@ export const millrace: SystemDef = {
       try {
         pg = await startPostgres("millrace-postgres", ctx.logDir, ctx.root);
       } catch (err) {
-        if (nats) {
-          await stopGroup(nats.group);
-          rmSync(nats.dir, { recursive: true, force: true });
-        }
+        await nats?.stop();
         throw err;
       }
       // The stack creates the database on its first connection.
       env.DATABASE_URL = `postgres://postgres@127.0.0.1:${pg.port}/${db}`;
     }
-    if (!pg) psql(`create database "${db}"`);
+    // The machine's shared Postgres (MILLRACE_BENCH_SHARED_PG): a database of our own on it.
+    const sharedDb = !pg && !process.env.DATABASE_URL;
+    if (sharedDb) psql(`create database "${db}"`);
     const stack = spawnGroup("millrace-stack", "bash", ["-c", command], { cwd: ctx.root, env, logDir: ctx.logDir });
     const stop = async () => {
       await stopGroup(stack, 10_000);
-      if (nats) {
-        await stopGroup(nats.group);
-        rmSync(nats.dir, { recursive: true, force: true });
-      }
-      if (pg) await pg.stop();
-      else psql(`drop database if exists "${db}" with (force)`);
+      await nats?.stop();
+      await pg?.stop();
+      if (sharedDb) psql(`drop database if exists "${db}" with (force)`);
     };
     const origin = `http://127.0.0.1:${port}`;
     const token = signJwt(secret, { sub: "bench", tenant: "bench", exp: Math.floor(Date.now() / 1000) + 3600 });
