@@ -1,6 +1,6 @@
 import type { NatsConnection, ObjectStore } from "nats";
 import type { ModelInfo, ModelVersion } from "@millrace/contracts";
-import { NotFoundError, ValidationError, type Pool } from "@millrace/runtime";
+import { inTransaction, NotFoundError, ValidationError, type Pool } from "@millrace/runtime";
 import { readObject, writeObject } from "./objects";
 
 export interface NewVersion {
@@ -96,9 +96,7 @@ export class Registry {
 
   async createVersion(v: NewVersion): Promise<ModelVersion> {
     if (!NAME_RE.test(v.name)) throw new ValidationError(`model name "${v.name}" is not valid`, { field: "name" });
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    const ins = await inTransaction(this.pool, async (client) => {
       const r = await client.query(
         `insert into models (tenant, name, latest_version) values ($1, $2, 1)
          on conflict (tenant, name) do update set latest_version = models.latest_version + 1, updated_at = now()
@@ -109,20 +107,14 @@ export class Registry {
       const obj = objectName(v.tenant, v.name, version);
       // Artifact first: a version row never points at a missing object.
       await writeObject(this.os, obj, v.artifact);
-      const ins = await client.query(
+      return client.query(
         `insert into model_versions (tenant, name, version, model_type, target, dataset_id, dataset_hash, pipeline, params, metrics, backend, artifact_object, artifact_bytes, task_id)
          values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) returning *`,
         [v.tenant, v.name, version, v.modelType, v.target, v.datasetId ?? null, v.datasetHash ?? null, JSON.stringify(v.pipeline ?? null), JSON.stringify(v.params ?? null), JSON.stringify(v.metrics ?? null), v.backend, obj, v.artifact.length, v.taskId ?? null],
       );
-      await client.query("commit");
-      this.changed(v.tenant, v.name);
-      return toVersion(ins.rows[0], []);
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
+    this.changed(v.tenant, v.name);
+    return toVersion(ins.rows[0], []);
   }
 
   async resolve(tenant: string, ref: string): Promise<ResolvedModel> {

@@ -28,7 +28,7 @@ export type { Clock } from "./clock";
 export { Topology, ensureTopology, destroyTopology, JOB_KINDS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
 export type { JobKind, QueueName, TopologyOptions } from "./topology";
 export { connectNats, natsOptionsFrom } from "./nats";
-export { connectPostgres, ensureDatabase, dropDatabase, migrate } from "./postgres";
+export { connectPostgres, ensureDatabase, dropDatabase, inTransaction, migrate } from "./postgres";
 export type { Pool, PoolClient } from "./postgres";
 export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, errorFromCode, GRPC_CHANNEL_OPTIONS } from "./grpc";
 export { startHealthServer, readiness } from "./health";

@@ -12,6 +12,22 @@ const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url);
 // Postgres int8 comes back as a string by default; our counters fit in a double.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/** Runs `fn` in one transaction: either every row is stored or none is. */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    const out = await fn(client);
+    await client.query("commit");
+    return out;
+  } catch (err) {
+    await client.query("rollback").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 export interface PostgresOptions {
   url: string;
   max?: number;

@@ -44,21 +44,6 @@ export async function upsertSales(client: PoolClient, tenant: string, rows: Sale
   );
 }
 
-/** Runs `fn` in one transaction: either every row is stored or none is. */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
-    const out = await fn(client);
-    await client.query("commit");
-    return out;
-  } catch (err) {
-    await client.query("rollback").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
 
 export async function requireSku(pool: Pool, tenant: string, sku: string): Promise<void> {
   const r = await pool.query("select 1 from sales where tenant = $1 and product_sku = $2 limit 1", [tenant, sku]);

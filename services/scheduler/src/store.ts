@@ -1,5 +1,5 @@
 // Postgres access for schedules and their runs (migration 010_schedules.sql).
-import type { Pool } from "@millrace/runtime";
+import { inTransaction, type Pool } from "@millrace/runtime";
 
 export type CatchUp = "skip" | "run_once";
 export type RunTrigger = "schedule" | "catch_up" | "manual";
@@ -134,9 +134,7 @@ export class ScheduleStore {
    * default the operator deleted stays deleted. Returns the names inserted.
    */
   async seed(tenant: string, rows: ScheduleRow[], nowMs: number): Promise<string[]> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    return inTransaction(this.pool, async (client) => {
       const first = await client.query("insert into schedule_seeds (tenant, seeded_at) values ($1, $2) on conflict do nothing", [tenant, new Date(nowMs)]);
       const inserted: string[] = [];
       if (first.rowCount === 1) {
@@ -149,14 +147,8 @@ export class ScheduleStore {
           if (r.rowCount === 1) inserted.push(s.name);
         }
       }
-      await client.query("commit");
       return inserted;
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Enabled schedules whose cursor is at or before `nowMs`, every tenant. */
@@ -200,9 +192,7 @@ export class ScheduleStore {
 
   /** Records a manual fire and notes it as the schedule's last fire; false when that instant already has a run. */
   async insertManualRun(run: RunRow): Promise<boolean> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    return inTransaction(this.pool, async (client) => {
       const inserted = await this.insertRun(run, client);
       if (inserted) {
         await client.query("update schedules set last_fire_at = greatest(last_fire_at, $3::timestamptz) where tenant = $1 and name = $2", [
@@ -211,14 +201,8 @@ export class ScheduleStore {
           new Date(run.scheduledForMs),
         ]);
       }
-      await client.query("commit");
       return inserted;
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** Records a fire; false when that (schedule, instant) already has one. */

@@ -1,6 +1,6 @@
 import type { JsMsg, NatsConnection } from "nats";
 import { Job, TaskState, type TaskError, type TaskEvent } from "@millrace/contracts";
-import { errorMessage, isTerminal, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
+import { errorMessage, inTransaction, isTerminal, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
 import type { TaskRow } from "./projection";
 import type { TaskStore } from "./store";
@@ -111,9 +111,7 @@ export class Orchestrator {
   private async onJob(msg: JsMsg): Promise<void> {
     const job = Job.decode(msg.data);
     const plan = await this.planOf(job);
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    await inTransaction(this.pool, async (client) => {
       const ins = await client.query(
         `insert into workflows (parent_id, tenant, type, settle_all, steps, callback, labels) values ($1,$2,$3,$4,$5,$6,$7)
          on conflict (parent_id) do nothing returning parent_id`,
@@ -131,14 +129,8 @@ export class Orchestrator {
         }
         await this.progress(client, wf, job);
       }
-      await client.query("commit");
-      msg.ack();
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
+    msg.ack();
   }
 
   private async lock(client: PoolClient, parentId: string): Promise<WorkflowRow> {

@@ -1,11 +1,11 @@
 // Forecasting: sales history in, per-product models and forecasts out.
 import { Hono, type Context } from "hono";
-import { NotFoundError, PayloadTooLargeError, ValidationError, z } from "@millrace/runtime";
+import { inTransaction, NotFoundError, PayloadTooLargeError, ValidationError, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { CsvRows } from "../csv-rows";
 import { UnsupportedMediaTypeError } from "../errors";
 import { forecastFields, forecastPayload, skuSchema } from "../job-bodies";
-import { checkHoliday, checkSale, inTransaction, listHolidays, listProducts, requireSku, tenantSkus, upsertHolidays, upsertSales, type SaleRow } from "../sales-store";
+import { checkHoliday, checkSale, listHolidays, listProducts, requireSku, tenantSkus, upsertHolidays, upsertSales, type SaleRow } from "../sales-store";
 import { accepted, submitAndWait, submitTask, type SubmitSpec } from "../submit";
 import { CSV_CONTENT_TYPES, contentType, jobOptions, jobOptionsShape, parseWith, readJsonObject } from "../validation";
 
