@@ -82,6 +82,8 @@ interface Row {
   systemCpuPct?: number;
   /** The same, per process group (web, worker, redis...). */
   systemCpuByGroup?: Record<string, number>;
+  /** CPU seconds the system's processes used per job, in ms: the cost that decides throughput once the cores are full. */
+  systemCpuMsPerJob?: number;
   /** CPU used by everything else on the machine meanwhile (other people's jobs), % of one core. */
   otherCpuPct?: number;
   /** Machine busy % (all cores) just before the system was started. */
@@ -192,6 +194,7 @@ async function measure(key: string): Promise<Row> {
       row.systemCpuByGroup[label] = Math.round((s / wall) * 100);
     }
     row.systemCpuPct = (systemSeconds / wall) * 100;
+    row.systemCpuMsPerJob = (systemSeconds * 1000) / opts.jobs;
     const driverSeconds = (driver.user + driver.system) / 1e6;
     row.otherCpuPct = Math.max(0, ((machine1.busy - machine0.busy - systemSeconds - driverSeconds) / wall) * 100);
     row.result = r;
@@ -199,7 +202,7 @@ async function measure(key: string): Promise<Row> {
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${v}%`)
       .join(", ");
-    log(`${key}: ${summarize(r)}; system CPU ${fmt(row.systemCpuPct)}% (${byGroup}); other processes ${fmt(row.otherCpuPct)}%`);
+    log(`${key}: ${summarize(r)}; system CPU ${fmt(row.systemCpuPct)}% (${byGroup}), ${fmt(row.systemCpuMsPerJob, 2)} ms per job; other processes ${fmt(row.otherCpuPct)}%`);
     if (opts.wrkCheck && !running.poll) {
       row.wrk = wrkCheck(running.origin, running.submit.path, running.submit.body);
       if (row.wrk) log(`${key}: wrk -t1 -c${opts.concurrency} 10s: ${fmt(row.wrk.requestsPerSec)} req/s, p50 ${fmt(row.wrk.p50Ms, 1)} ms, p99 ${fmt(row.wrk.p99Ms, 1)} ms`);
@@ -250,11 +253,11 @@ const base = (key: string) => {
 const bull = base("bullmq");
 const seeds = base("celery");
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}x` : "-");
-const header = ["system", "jobs/s to terminal", "submit p50 ms", "submit p99 ms", "vs BullMQ", "vs seeds", "driver CPU", "system CPU", "other CPU"];
+const header = ["system", "jobs/s to terminal", "submit p50 ms", "submit p99 ms", "vs BullMQ", "vs seeds", "driver CPU", "system CPU", "CPU ms/job", "other CPU"];
 const table: string[][] = [header];
 for (const r of rows) {
   if (!r.available) {
-    table.push([r.key === "millrace" ? "millrace: not available" : `${r.label}: not available`, "-", "-", "-", "-", "-", "-", "-", "-"]);
+    table.push([r.key === "millrace" ? "millrace: not available" : `${r.label}: not available`, "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
     continue;
   }
   const m = r.result;
@@ -268,6 +271,7 @@ for (const r of rows) {
     ratio(m?.jobsPerSec, seeds?.jobsPerSec),
     `${fmt(m?.driverCpuPct)}%`,
     `${fmt(r.systemCpuPct)}%`,
+    fmt(r.systemCpuMsPerJob, 2),
     `${fmt(r.otherCpuPct)}%`,
   ]);
 }
@@ -279,7 +283,7 @@ console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const row of table.slice(1)) console.log(line(row));
 console.log(
   `(${opts.jobs} jobs each, ${opts.concurrency} concurrent clients; CPU as % of one core, ${os.cpus().length} cores = ${os.cpus().length * 100}%; ` +
-    `"other CPU" is what else ran meanwhile, at lower priority, mostly in cycles the system left idle)`,
+    `"CPU ms/job" is the system's CPU time per job; "other CPU" is what else ran meanwhile, at lower priority, mostly in cycles the system left idle)`,
 );
 
 if (opts.rounds > 1) {
