@@ -1,4 +1,4 @@
-import { connect, type ConnectionOptions, type NatsConnection } from "nats";
+import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from "nats";
 import type { Logger } from "pino";
 import type { BaseConfig } from "./config";
 import { DependencyUnavailableError } from "./errors";
@@ -23,11 +23,34 @@ export interface NatsOptions {
    * service's NATS user may read its own replies only (nats-permissions.conf).
    */
   inboxPrefix?: string;
+  /** How often the client pings the server to find a dead connection (default 10 s). */
+  pingIntervalMs?: number;
 }
 
 /** The NATS options a service's config gives: URL, credentials, write coalescing. */
 export function natsOptionsFrom(config: Pick<BaseConfig, "NATS_URL" | "NATS_USER" | "NATS_PASSWORD" | "NATS_FLUSH_MS">, name: string, logger?: Logger): NatsOptions {
   return { url: config.NATS_URL, user: config.NATS_USER, password: config.NATS_PASSWORD, name, logger, flushDelayMs: config.NATS_FLUSH_MS };
+}
+
+/**
+ * The level a connection status event is logged at. The client reports a ping
+ * tick every interval (pingTimer) and each reconnect try: at info they would
+ * fill a quiet service's log with a line per service every 10 s.
+ */
+export function natsStatusLevel(type: string): "debug" | "info" | "warn" | "error" {
+  switch (type) {
+    case Events.Error:
+      return "error";
+    case Events.Disconnect:
+    case Events.LDM:
+    case DebugEvents.StaleConnection:
+      return "warn";
+    case Events.Reconnect:
+    case Events.Update:
+      return "info";
+    default:
+      return "debug";
+  }
 }
 
 /**
@@ -46,7 +69,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
         name: opts.name,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
-        pingInterval: 10_000,
+        pingInterval: opts.pingIntervalMs ?? 10_000,
         waitOnFirstConnect: false,
         // Skips building an Error (a stack trace) for every request and publish.
         noAsyncTraces: true,
@@ -55,7 +78,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
       } as ConnectionOptions);
       void (async () => {
         for await (const s of nc.status()) {
-          opts.logger?.info({ nats_status: s.type, data: typeof s.data === "string" ? s.data : undefined }, "nats status");
+          opts.logger?.[natsStatusLevel(s.type)]({ nats_status: s.type, data: typeof s.data === "string" ? s.data : undefined }, "nats status");
         }
       })();
       opts.logger?.info({ nats_url: redactUrl(opts.url) }, "connected to nats");
