@@ -142,12 +142,17 @@ export function emptyProgress(): Progress {
 }
 
 /** Folds a batch of events into rows, starting from what the database holds. */
-export function projectBatch(existing: Map<string, TaskRow>, events: TaskEvent[], opts: ProjectionOptions): Map<string, TaskRow> {
+export function projectBatch(existing: Map<string, TaskRow>, events: TaskEvent[], opts: ProjectionOptions, transitions?: TaskRow[]): Map<string, TaskRow> {
   const changed = new Map<string, TaskRow>();
   for (const ev of events) {
     const cur = changed.get(ev.taskId) ?? existing.get(ev.taskId);
     const next = applyEvent(cur, ev, opts);
-    if (next) changed.set(ev.taskId, next);
+    if (next) {
+      changed.set(ev.taskId, next);
+      // A batch keeps one row per task, but every step counts as a transition
+      // (a fast job's STARTED and SUCCESS often share a batch).
+      transitions?.push(next);
+    }
   }
   return changed;
 }

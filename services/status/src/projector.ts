@@ -103,15 +103,19 @@ export class Projector {
           client,
           events.map((e) => e.taskId),
         );
-        const changed = projectBatch(existing, events, this.opts);
+        const logTransitions = this.logger.isLevelEnabled("info");
+        const transitions: TaskRow[] = [];
+        const changed = projectBatch(existing, events, this.opts, logTransitions ? transitions : undefined);
         await this.store.writeRows(client, [...changed.values()]);
         await client.query("commit");
         client.release();
         if (this.ackAll) batch[batch.length - 1]?.ack();
         else for (const m of batch) m.ack();
         this.projected += events.length;
-        for (const row of changed.values()) {
+        for (const row of transitions) {
           this.logger.info({ task_id: row.taskId, state: stateName(row.state), attempt: row.attempt, kind: row.kind }, "task transition");
+        }
+        for (const row of changed.values()) {
           announceChange(this.nc, this.topo, row);
           this.onRow?.(row);
         }

@@ -92,6 +92,23 @@ describe("projection", () => {
     expect(again?.finishedAt).toBeNull();
   });
 
+  it("reports every applied step of a batch as a transition, not only each task's last row", () => {
+    const transitions: TaskRow[] = [];
+    const rows = projectBatch(
+      new Map(),
+      [
+        ev(TaskState.STARTED, 1, 1),
+        ev(TaskState.PROGRESS, 1, 2, { progress: { percent: 50, message: "half", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0 } }),
+        ev(TaskState.SUCCESS, 1, 3),
+        ev(TaskState.STARTED, 1, 1), // a duplicate changes nothing and is no transition
+      ],
+      opts,
+      transitions,
+    );
+    expect(rows.size).toBe(1);
+    expect(transitions.map((t) => t.state)).toEqual([TaskState.STARTED, TaskState.PROGRESS, TaskState.SUCCESS]);
+  });
+
   it("gives the same rows whatever the batch boundaries (replay safety)", () => {
     const events = [
       ev(TaskState.STARTED, 1, 1),

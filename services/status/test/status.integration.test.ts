@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { Job, StatusServiceClient, TaskChanged, TaskEvent, TaskState, type Task } from "@millrace/contracts";
 import { call, createLogger, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent } from "@millrace/runtime";
@@ -55,9 +56,9 @@ describe("status service (real NATS + Postgres)", () => {
   let svc: StatusService | undefined;
   let client: InstanceType<typeof StatusServiceClient>;
 
-  async function boot(extra: Record<string, string> = {}, clock?: ManualClock) {
+  async function boot(extra: Record<string, string> = {}, clock?: ManualClock, log = logger) {
     const config = configSchema.parse({ NATS_URL: nats.natsUrl, DATABASE_URL: db.url, MILLRACE_NAMESPACE: nats.ns, STATUS_LISTEN: "127.0.0.1:0", HEALTH_PORT: "0", ...extra });
-    svc = await startStatus(config, { logger, clock });
+    svc = await startStatus(config, { logger: log, clock });
     client = new StatusServiceClient(`127.0.0.1:${svc.grpcPort}`, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   }
 
@@ -91,6 +92,28 @@ describe("status service (real NATS + Postgres)", () => {
     await svc!.projector.drained();
     expect((await call(client, client.getTask, { tenant: "acme", taskId: "task-a" })).state).toBe(TaskState.SUCCESS);
     await expect(call(client, client.getTask, { tenant: "other", taskId: "task-a" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("logs one line per transition with task_id, also when STARTED and SUCCESS are projected in one batch", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const lines: { msg: string; task_id?: string; state?: string }[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split("\n")) if (l) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    // The events are in the stream before the service starts, so its first pull reads both at once.
+    const j = job("task-log");
+    const js = nats.nc.jetstream();
+    await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 2));
+    await boot({}, undefined, createLogger("status-test", "info", sink));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "task-log" })).state === TaskState.SUCCESS);
+    await svc!.projector.drained();
+    const transitions = lines.filter((l) => l.msg === "task transition" && l.task_id === "task-log").map((l) => l.state);
+    expect(transitions).toEqual(["STARTED", "SUCCESS"]);
   });
 
   it("replaying the whole event stream into an empty database gives the same rows", async () => {
