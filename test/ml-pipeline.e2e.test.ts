@@ -262,6 +262,27 @@ describe("ML engine through the services: pipeline → registry → predict → 
     expect(atLimit.body.probabilities).toHaveLength(10_000);
   }, 180_000);
 
+  it("a long async explain reports progress, leaves the predictor answering, and stops on cancel", async () => {
+    // 10,000 rows through TreeSHAP on the 200-tree forest is about a minute of work.
+    const big = Array.from({ length: 10_000 }, (_, i) => ({ age: 20 + (i % 50), income: 30 + (i % 70), plan: i % 3 ? "pro" : "basic", tenure: i % 10 }));
+    const ea = await stack.api("/v1/explain/async", { method: "POST", tenant: T, json: { model: `${name}@production`, instances: big } });
+    expect(ea.status, JSON.stringify(ea.body)).toBe(202);
+    const id = ea.body.task_id;
+    const running = await taskIn(stack, T, id, ["PROGRESS", "SUCCESS", "FAILURE"]);
+    expect(running.state).toBe("PROGRESS");
+    expect(running.progress.message).toMatch(/^explained \d+ of 10000 rows$/);
+    expect(running.progress.percent).toBeLessThan(100);
+    // The same predictor answers a sync predict while the explanation is still running.
+    const pred = await stack.api("/v1/predict", { method: "POST", tenant: T, json: { model: `${name}@production`, instances: big.slice(0, 2) } });
+    expect(pred.status, JSON.stringify(pred.body)).toBe(200);
+    expect((await stack.api(`/v1/tasks/${id}`, { tenant: T })).body.state).toBe("PROGRESS");
+    expect((await stack.api(`/v1/tasks/${id}/cancel`, { method: "POST", tenant: T })).status).toBe(202);
+    const revoked = await taskIn(stack, T, id, ["REVOKED", "SUCCESS", "FAILURE"]);
+    expect(revoked.state).toBe("REVOKED");
+    expect(revoked.attempts).toBe(1);
+    expect(revoked.result ?? null).toBeNull();
+  }, 120_000);
+
   it("sync pipeline run returns the finished task; a new version is served by bare name at once while the alias stays on v1", async () => {
     const rows = [{ age: 70, income: 25, plan: "basic", tenure: 3 }];
     // Resolve the bare name now, so a cached resolution would have to be dropped.

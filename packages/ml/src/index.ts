@@ -50,5 +50,5 @@ export type { ThreadRunOptions, TrainingPoolOptions } from "./training-pool";
 
 // Serving
 export { loadModel } from "./predictor";
-export type { LoadedModel, PredictOutput, RowExplanation, ModelInfo } from "./predictor";
+export type { LoadedModel, PredictOutput, RowExplanation, ModelInfo, ExplainOptions } from "./predictor";
 export type { OutputSpace } from "./models/types";

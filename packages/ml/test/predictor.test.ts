@@ -156,6 +156,49 @@ describe("explain", () => {
     }
   });
 
+  it("explainInSlices gives explain's answers a slice at a time, with the event loop free in between", async () => {
+    const r = await runPipeline(trainSpec("bought", { type: "random_forest", params: { n_estimators: 20 } }), frame, { seed: 4 });
+    const m = loadModel(r.artifact);
+    const some = rows.slice(0, 12);
+    // Counts event-loop turns while the explanation runs: an all-at-once explain allows none.
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const seen: number[] = [];
+    const sliced = await m.explainInSlices(some, { sliceMs: 0, onProgress: (done, total) => seen.push(done, total) });
+    ticking = false;
+    expect(sliced).toEqual(m.explain(some));
+    expect(seen.slice(0, 4)).toEqual([1, 12, 2, 12]);
+    expect(seen.at(-2)).toBe(12);
+    expect(turns).toBeGreaterThanOrEqual(11);
+  });
+
+  it("explainInSlices stops between slices when aborted, and checks every row before it starts", async () => {
+    const r = await runPipeline(trainSpec("bought", { type: "random_forest", params: { n_estimators: 20 } }), frame, { seed: 4 });
+    const m = loadModel(r.artifact);
+    const ac = new AbortController();
+    let slices = 0;
+    const stopped = m.explainInSlices(rows.slice(0, 10), {
+      sliceMs: 0,
+      signal: ac.signal,
+      onProgress: () => {
+        if (++slices === 2) ac.abort(new Error("cancelled by test"));
+      },
+    });
+    await expect(stopped).rejects.toThrow("cancelled by test");
+    expect(slices).toBe(2);
+    // A bad last row fails at once with its own index, before any slice is explained.
+    const ok = rows[0];
+    let progressed = false;
+    const bad = m.explainInSlices([ok, ok, ok, { ...ok, age: "thirty" }], { sliceMs: 0, onProgress: () => (progressed = true) });
+    await expect(bad).rejects.toMatchObject({ row: 3, column: "age" });
+    expect(progressed).toBe(false);
+  });
+
   it("network with more than 10 features uses the sampled estimator and still adds up", async () => {
     const lines = ["y," + Array.from({ length: 12 }, (_, j) => `f${j}`).join(",")];
     for (let i = 0; i < 120; i++) {

@@ -23,6 +23,8 @@ import { kindPolicies, Worker, workerConfigShape, type JobHandler } from "@millr
 import { predictorService, registryService } from "./grpc-services";
 import { Serving } from "./serving";
 
+const EXPLAIN_PROGRESS_EVERY_MS = 1_000;
+
 const list = (s: string) =>
   s
     .split(",")
@@ -76,7 +78,16 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
     explain: async (ctx) => {
       const p = ctx.job.payload;
       if (p?.$case !== "explain") throw new ValidationError("explain job without an explain payload", { field: "payload" });
-      return serving.explain(ctx.job.tenant, p.value.model, p.value.instancesJson);
+      // A long explanation reports how far it got (at most once a second) and stops on cancel or time limit.
+      let reportedAt = clock.now();
+      return serving.explain(ctx.job.tenant, p.value.model, p.value.instancesJson, {
+        signal: ctx.signal,
+        onProgress: (done, total) => {
+          if (done === total || clock.now() - reportedAt < EXPLAIN_PROGRESS_EVERY_MS) return;
+          reportedAt = clock.now();
+          void ctx.progress({ percent: Math.floor((100 * done) / total), message: `explained ${done} of ${total} rows` }).catch(() => undefined);
+        },
+      });
     },
   };
   const policies = kindPolicies(Object.keys(handlers), config);

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "nats";
 import type { Registry, ResolvedModel } from "@millrace/artifacts";
-import { loadModel, RowValidationError, type LoadedModel } from "@millrace/ml";
+import { loadModel, RowValidationError, type ExplainOptions, type LoadedModel } from "@millrace/ml";
 import { PayloadTooLargeError, ValidationError, type Clock, type Logger } from "@millrace/runtime";
 import { ModelCache } from "./model-cache";
 
@@ -91,14 +91,23 @@ export class Serving {
   async predict(tenant: string, ref: string, instancesJson: Uint8Array | string) {
     const rows = this.parseInstances(instancesJson);
     const { ref: r, model } = await this.load(tenant, ref);
-    const out = inRequestTerms(() => model.predict(rows));
+    let out;
+    try {
+      out = model.predict(rows);
+    } catch (err) {
+      throw inRequestTerms(err);
+    }
     return { model: { name: r.name, version: r.version }, predictions: out.predictions, probabilities: out.probabilities, backend: model.info.backend };
   }
 
-  async explain(tenant: string, ref: string, instancesJson: Uint8Array | string) {
+  /** Explains in slices (see LoadedModel.explainInSlices): the process stays responsive, and `signal` stops it between slices. */
+  async explain(tenant: string, ref: string, instancesJson: Uint8Array | string, opts: ExplainOptions = {}) {
     const rows = this.parseInstances(instancesJson);
     const { ref: r, model } = await this.load(tenant, ref);
-    return { model: { name: r.name, version: r.version }, explanations: inRequestTerms(() => model.explain(rows)), method: explainMethod(model.info.model_type) };
+    const explanations = await model.explainInSlices(rows, opts).catch((err: unknown) => {
+      throw inRequestTerms(err);
+    });
+    return { model: { name: r.name, version: r.version }, explanations, method: explainMethod(model.info.model_type) };
   }
 }
 
@@ -106,15 +115,11 @@ export class Serving {
  * A bad row names the request's own field: `instances[3].age` rather than the
  * engine's `rows[3].age` (the row and column stay in the details).
  */
-function inRequestTerms<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof RowValidationError) {
-      throw new ValidationError(`instances[${err.row}].${err.column}: ${err.message}`, { field: `instances[${err.row}].${err.column}`, details: { ...err.details, row: err.row, column: err.column } });
-    }
-    throw err;
+function inRequestTerms(err: unknown): unknown {
+  if (err instanceof RowValidationError) {
+    return new ValidationError(`instances[${err.row}].${err.column}: ${err.message}`, { field: `instances[${err.row}].${err.column}`, details: { ...err.details, row: err.row, column: err.column } });
   }
+  return err;
 }
 
 function explainMethod(modelType: string): string {
