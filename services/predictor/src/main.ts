@@ -78,10 +78,13 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
     explain: async (ctx) => {
       const p = ctx.job.payload;
       if (p?.$case !== "explain") throw new ValidationError("explain job without an explain payload", { field: "payload" });
-      // A long explanation reports how far it got (at most once a second) and stops on cancel or time limit.
+      // A long explanation reports how far it got (at most once a second) and stops
+      // between slices on cancel, either time limit or shutdown.
+      const hardStop = new AbortController();
+      ctx.onHardStop(() => hardStop.abort(new Error("hard time limit")));
       let reportedAt = clock.now();
       return serving.explain(ctx.job.tenant, p.value.model, p.value.instancesJson, {
-        signal: ctx.signal,
+        signal: AbortSignal.any([ctx.signal, hardStop.signal]),
         onProgress: (done, total) => {
           if (done === total || clock.now() - reportedAt < EXPLAIN_PROGRESS_EVERY_MS) return;
           reportedAt = clock.now();
