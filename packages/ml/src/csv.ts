@@ -306,6 +306,28 @@ export function parseCsvToFrame(input: string | Uint8Array, overrides?: Record<s
   return p.toFrame();
 }
 
+/**
+ * parseCsvToFrame a chunk at a time with the event loop free in between: a
+ * 100 MB upload takes seconds to parse, long enough to stall a worker's
+ * leases and everything else its process serves. `signal` is checked between chunks.
+ */
+export async function parseCsvToFrameInSlices(
+  input: string | Uint8Array,
+  overrides?: Record<string, ColumnType>,
+  opts: { chunkBytes?: number; signal?: AbortSignal } = {},
+): Promise<DataFrame> {
+  // Bytes, so a chunk boundary never splits a UTF-16 surrogate pair (the decoder joins split UTF-8).
+  const bytes = typeof input === "string" ? Buffer.from(input, "utf8") : input;
+  const size = Math.max(1, opts.chunkBytes ?? 1 << 20);
+  const p = new CsvParser({ columnTypes: overrides, collect: true });
+  for (let i = 0; i < bytes.length; i += size) {
+    opts.signal?.throwIfAborted();
+    p.push(bytes.subarray(i, i + size));
+    if (i + size < bytes.length) await new Promise<void>((r) => setImmediate(r));
+  }
+  return p.toFrame();
+}
+
 /** Profiles a CSV without keeping its rows: row count and inferred column types. */
 export function profileCsv(chunks: Iterable<string | Uint8Array>, opts: Omit<CsvParserOptions, "collect"> = {}): CsvSummary {
   const p = new CsvParser(opts);

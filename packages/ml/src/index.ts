@@ -19,7 +19,7 @@ export {
 export type { AbortLike, MlErrorOptions } from "./errors";
 
 // CSV and frames
-export { CsvParser, parseCsvToFrame, profileCsv } from "./csv";
+export { CsvParser, parseCsvToFrame, parseCsvToFrameInSlices, profileCsv } from "./csv";
 export type { CsvParserOptions, CsvSummary, CsvColumnSummary } from "./csv";
 export { COLUMN_TYPES, schemaOf, frameFromRecords, frameHead, describeFrame } from "./frame";
 export type { DataFrame, Column, ColumnSchema, ColumnType, Cell, ColumnStats } from "./frame";

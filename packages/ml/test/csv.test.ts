@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CsvFormatError, CsvParser, parseCsvToFrame, profileCsv } from "../src/index";
+import { CsvFormatError, CsvParser, parseCsvToFrame, parseCsvToFrameInSlices, profileCsv } from "../src/index";
 
 const SAMPLE = 'id,name,score,active,joined,notes\r\n1,"Smith, Jane",3.5,true,2024-01-05,"said ""hi""\r\nthen left"\r\n2,Bob,,FALSE,2024-02-10,\r\n3,"Ann",7,true,2023-12-31T10:00:00Z,plain\r\n';
 
@@ -12,6 +12,31 @@ function rowsOf(input: string | Uint8Array, chunk: number): string[][] {
   for (let r = 0; r < f.nRows; r++) rows.push(f.columns.map((c) => String(c.values[r])));
   return rows;
 }
+
+describe("parseCsvToFrameInSlices", () => {
+  it("gives parseCsvToFrame's frame, a chunk per event-loop turn, even with multi-byte text split across chunks", async () => {
+    const text = SAMPLE + '4,"Zoë 🚀 Ångström",1,true,2024-03-01,ünïcode\r\n';
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const sliced = await parseCsvToFrameInSlices(text, undefined, { chunkBytes: 7 });
+    ticking = false;
+    expect(sliced).toEqual(parseCsvToFrame(text));
+    expect(sliced.columns[1].values[3]).toBe("Zoë 🚀 Ångström");
+    // One turn between each pair of 7-byte chunks.
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(Buffer.byteLength(text) / 7) - 1);
+  });
+
+  it("stops between chunks once its signal is aborted", async () => {
+    const ac = new AbortController();
+    ac.abort(new Error("job cancelled"));
+    await expect(parseCsvToFrameInSlices(SAMPLE, undefined, { chunkBytes: 16, signal: ac.signal })).rejects.toThrow("job cancelled");
+  });
+});
 
 describe("CsvParser", () => {
   it("parses RFC 4180 quoting, escaped quotes, embedded CRLF and empty cells", () => {

@@ -1,5 +1,5 @@
 import type { DatasetStore, Registry } from "@millrace/artifacts";
-import { loadModel, parseCsvToFrame } from "@millrace/ml";
+import { loadModel, parseCsvToFrameInSlices } from "@millrace/ml";
 import { DataError, type Pool } from "@millrace/runtime";
 import type { JobContext } from "@millrace/worker";
 
@@ -10,6 +10,14 @@ export interface ValidationDeps {
 }
 
 type Scores = Record<string, number>;
+
+/**
+ * Rows predicted between yields to the event loop. A production dataset can be
+ * millions of rows: scored in one go it would hold the trainer's event loop
+ * past its jobs' leases (renewed from that loop), and JetStream would hand the
+ * job, and any training running beside it, to another worker.
+ */
+const SCORE_SLICE_ROWS = 20_000;
 
 /** Accuracy for classifiers; RMSE, MAE and R² for regressors. */
 export function score(task: string, actual: unknown[], predicted: unknown[]): Scores {
@@ -56,30 +64,37 @@ export async function validateModels(d: ValidationDeps, ctx: JobContext): Promis
       const latest = await d.pool.query("select dataset_id from datasets where tenant = $1 and name = $2 order by created_at desc limit 1", [tenant, m.dataset_name]);
       const datasetId = (latest.rows[0]?.dataset_id as string | undefined) ?? m.dataset_id;
       const info = await d.datasets.get(tenant, datasetId);
-      const frame = parseCsvToFrame(await d.datasets.read(info));
+      const frame = await parseCsvToFrameInSlices(await d.datasets.read(info), undefined, { signal: ctx.signal });
       const target = frame.columns.find((c) => c.name === m.target);
       if (!target) throw new DataError(`dataset ${datasetId} has no column ${m.target}`, { field: "target" });
-      const rows: Record<string, unknown>[] = [];
-      const actual: unknown[] = [];
-      for (let r = 0; r < frame.nRows; r++) {
-        if (target.values[r] === null) continue;
-        const row: Record<string, unknown> = {};
-        for (const c of frame.columns) if (c.name !== m.target) row[c.name] = c.values[r];
-        rows.push(row);
-        actual.push(target.values[r]);
-      }
       const model = loadModel(await d.registry.loadArtifact(await d.registry.resolve(tenant, `${m.name}@v${m.version}`)));
-      const metrics = score(model.info.task, actual, model.predict(rows).predictions);
+      const actual: unknown[] = [];
+      const predicted: unknown[] = [];
+      for (let start = 0; start < frame.nRows; start += SCORE_SLICE_ROWS) {
+        if (start > 0) await new Promise<void>((r) => setImmediate(r));
+        ctx.signal.throwIfAborted();
+        const rows: Record<string, unknown>[] = [];
+        for (let r = start; r < Math.min(frame.nRows, start + SCORE_SLICE_ROWS); r++) {
+          if (target.values[r] === null) continue;
+          const row: Record<string, unknown> = {};
+          for (const c of frame.columns) if (c.name !== m.target) row[c.name] = c.values[r];
+          rows.push(row);
+          actual.push(target.values[r]);
+        }
+        if (rows.length) for (const p of model.predict(rows).predictions) predicted.push(p);
+      }
+      const metrics = score(model.info.task, actual, predicted);
       const trained = (m.metrics ?? {}) as Record<string, unknown>;
       const drift: Scores = {};
       for (const [k, v] of Object.entries(metrics)) if (typeof trained[k] === "number") drift[k] = v - (trained[k] as number);
       await d.pool.query(
         "insert into model_metrics_history (tenant, name, version, dataset_id, rows, metrics, drift, task_id) values ($1,$2,$3,$4,$5,$6,$7,$8)",
-        [tenant, m.name, m.version, datasetId, rows.length, JSON.stringify(metrics), JSON.stringify(drift), ctx.job.taskId],
+        [tenant, m.name, m.version, datasetId, actual.length, JSON.stringify(metrics), JSON.stringify(drift), ctx.job.taskId],
       );
-      out.push({ name: m.name, version: m.version, dataset_id: datasetId, rows: rows.length, metrics, drift });
+      out.push({ name: m.name, version: m.version, dataset_id: datasetId, rows: actual.length, metrics, drift });
     } catch (err) {
-      // One model that cannot be scored does not stop the others.
+      // One model that cannot be scored does not stop the others; a cancel or time limit stops them all.
+      if (ctx.signal.aborted) throw err;
       out.push({ name: m.name, version: m.version, error: (err as Error).message });
     }
   }
