@@ -1,5 +1,5 @@
 import type { DatasetInfo, DatasetStore, Registry } from "@millrace/artifacts";
-import { runNode, trainSpec, parseCsvToFrame, type TrainingPool, type PipelineProgress, type TrainResult } from "@millrace/ml";
+import { runNode, trainSpec, parseCsvToFrameInSlices, type TrainingPool, type PipelineProgress, type TrainResult } from "@millrace/ml";
 import { DataError, ValidationError } from "@millrace/runtime";
 import type { JobContext } from "@millrace/worker";
 
@@ -104,7 +104,7 @@ export async function handlePipeline(d: TrainingDeps, ctx: JobContext): Promise<
   const data = await d.datasets.read(info);
   if (p.value.singleNode) {
     const node = list.find((n) => n !== source) ?? list[0];
-    const frame = parseCsvToFrame(data, storedTypes(info) as never);
+    const frame = await parseCsvToFrameInSlices(data, storedTypes(info) as never, { signal: ctx.signal });
     const r = await runNode(node as never, frame, { signal: ctx.signal });
     return r;
   }
