@@ -72,6 +72,45 @@ describe("POST /v1/sales", () => {
   });
 });
 
+describe("POST /v1/sales (slow CSV upload)", () => {
+  it("holds no database connection while the client is still sending, so other tenants are served meanwhile", async () => {
+    const tenant = uniqueName("tenant_");
+    const enc = new TextEncoder();
+    let secondPull!: () => void;
+    const waiting = new Promise<void>((r) => (secondPull = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let pulls = 0;
+    // The stream hands out its first chunk, then holds the second until the test releases it:
+    // its second pull means the gateway has read the first chunk and waits for more.
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        pulls++;
+        if (pulls === 1) return ctrl.enqueue(enc.encode("date,product_sku,quantity\n2024-01-01,SKU-A,3\n"));
+        secondPull();
+        await released;
+        ctrl.enqueue(enc.encode("2024-01-02,SKU-A,4\n"));
+        ctrl.close();
+      },
+    });
+    const upload = h.app.request("/v1/sales", {
+      method: "POST",
+      headers: { authorization: `Bearer ${await token(tenant)}`, "content-type": "text/csv" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    await waiting;
+    expect(h.db.pool.totalCount - h.db.pool.idleCount).toBe(0);
+    const other = await requester(h.app, await token(uniqueName("tenant_")))("GET", "/v1/holidays");
+    expect(other.status).toBe(200);
+    release();
+    const res = await upload;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ rows: 2, products: 1 });
+    expect(await salesCount(tenant)).toBe(2);
+  });
+});
+
 describe("products and forecasts", () => {
   it("lists products with their model status, queues forecasts and training, 404s unknown SKUs", async () => {
     const tenant = uniqueName("tenant_");

@@ -99,18 +99,10 @@ export function forecastRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   return app;
 }
 
-/** Streams a CSV body into the sales table in batches, inside one transaction. */
-async function storeCsvSales(deps: GatewayDeps, c: Context<GatewayEnv>, tenant: string): Promise<{ rows: number; products: number }> {
-  const limit = deps.config.MAX_UPLOAD_BYTES;
-  const declared = c.req.header("content-length");
-  if (declared && Number(declared) > limit) throw new PayloadTooLargeError(`body is larger than ${limit} bytes`, { field: "body" });
-  const body = c.req.raw.body;
-  if (!body) throw new ValidationError("request body is empty; expected CSV", { field: "body" });
+/** A CSV reader of sales rows: finds the three columns in the header and checks each row. */
+function salesCsv(onRow: (r: SaleRow) => void): CsvRows {
   let idx: { sku: number; date: number; quantity: number } | undefined;
-  let pending: SaleRow[] = [];
-  const skus = new Set<string>();
-  let rows = 0;
-  const reader = new CsvRows({
+  const reader: CsvRows = new CsvRows({
     onRow: (f, row) => {
       if (!idx) {
         const names = reader.columnNames ?? [];
@@ -121,34 +113,62 @@ async function storeCsvSales(deps: GatewayDeps, c: Context<GatewayEnv>, tenant: 
         };
         idx = { sku: find("product_sku"), date: find("date"), quantity: find("quantity") };
       }
-      const r = checkSale(row, f[idx.sku], f[idx.date], f[idx.quantity]);
-      skus.add(r.sku);
-      pending.push(r);
-      rows++;
+      onRow(checkSale(row, f[idx.sku], f[idx.date], f[idx.quantity]));
     },
   });
-  await inTransaction(deps.pool, async (client) => {
-    const source = body.getReader();
-    let bytes = 0;
-    try {
-      for (;;) {
-        const { done, value } = await source.read();
-        if (done) break;
-        bytes += value.byteLength;
-        if (bytes > limit) throw new PayloadTooLargeError(`body is larger than ${limit} bytes`, { field: "body" });
-        reader.push(value);
-        if (pending.length >= BATCH) {
-          const batch = pending;
-          pending = [];
-          await upsertSales(client, tenant, batch);
-        }
-      }
-      reader.end();
-    } catch (err) {
-      source.cancel().catch(() => undefined);
-      throw err;
+  return reader;
+}
+
+/**
+ * Stores a CSV body in the sales table, all rows or none. The whole body is
+ * read, and every row checked, before a database connection is taken: a
+ * client that sends slowly must not hold one of the pool's connections (that
+ * every tenant's requests share) for as long as it likes. Then the rows are
+ * written in batches inside one transaction.
+ */
+async function storeCsvSales(deps: GatewayDeps, c: Context<GatewayEnv>, tenant: string): Promise<{ rows: number; products: number }> {
+  const limit = deps.config.MAX_UPLOAD_BYTES;
+  const declared = c.req.header("content-length");
+  if (declared && Number(declared) > limit) throw new PayloadTooLargeError(`body is larger than ${limit} bytes`, { field: "body" });
+  const body = c.req.raw.body;
+  if (!body) throw new ValidationError("request body is empty; expected CSV", { field: "body" });
+  const chunks: Uint8Array[] = [];
+  const skus = new Set<string>();
+  let rows = 0;
+  const check = salesCsv((r) => {
+    skus.add(r.sku);
+    rows++;
+  });
+  const source = body.getReader();
+  let bytes = 0;
+  try {
+    for (;;) {
+      const { done, value } = await source.read();
+      if (done) break;
+      bytes += value.byteLength;
+      if (bytes > limit) throw new PayloadTooLargeError(`body is larger than ${limit} bytes`, { field: "body" });
+      chunks.push(value);
+      check.push(value);
     }
-    if (rows === 0) throw new ValidationError("body: the CSV has no data rows", { field: "body" });
+    check.end();
+  } catch (err) {
+    source.cancel().catch(() => undefined);
+    throw err;
+  }
+  if (rows === 0) throw new ValidationError("body: the CSV has no data rows", { field: "body" });
+
+  let pending: SaleRow[] = [];
+  const write = salesCsv((r) => pending.push(r));
+  await inTransaction(deps.pool, async (client) => {
+    for (const chunk of chunks) {
+      write.push(chunk);
+      if (pending.length >= BATCH) {
+        const batch = pending;
+        pending = [];
+        await upsertSales(client, tenant, batch);
+      }
+    }
+    write.end();
     await upsertSales(client, tenant, pending);
   });
   return { rows, products: skus.size };
