@@ -161,7 +161,8 @@ export class FakeStatus {
         let all = [...this.tasks.values()].filter((t) => t.tenant === req.tenant);
         if (req.state) all = all.filter((t) => t.state === req.state);
         if (req.kind) all = all.filter((t) => t.kind === req.kind);
-        if (req.activeOnly) all = all.filter((t) => !isTerminal(t.state));
+        // As the status service: running now.
+        if (req.activeOnly) all = all.filter((t) => t.state === TaskState.STARTED || t.state === TaskState.PROGRESS);
         all.sort((a, b) => b.createdAtMs - a.createdAtMs || a.taskId.localeCompare(b.taskId));
         const offset = Number(req.cursor || 0);
         const limit = req.limit || 50;

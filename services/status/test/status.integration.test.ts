@@ -116,6 +116,24 @@ describe("status service (real NATS + Postgres)", () => {
     expect(transitions).toEqual(["STARTED", "SUCCESS"]);
   });
 
+  it("lists running tasks for active_only (not queued, not retrying), and retrying ones by state", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const [queued, running, retrying] = [job("l-queued"), job("l-running"), job("l-retrying")];
+    for (const j of [queued, running, retrying]) await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    const js = nats.nc.jetstream();
+    await publishEvent(js, nats.topo, event(running, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(retrying, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(retrying, TaskState.RETRY, 1, 2, { nextAttemptAtMs: Date.now() + 60_000 }));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "l-retrying" })).state === TaskState.RETRY);
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "l-running" })).state === TaskState.STARTED);
+    const ids = (r: { tasks: Task[] }) => r.tasks.map((t) => t.taskId);
+    const base = { tenant: "acme", kind: "", limit: 10, cursor: "", parentId: "" };
+    expect(ids(await call(client, client.listTasks, { ...base, state: TaskState.TASK_STATE_UNSPECIFIED, activeOnly: true }))).toEqual(["l-running"]);
+    expect(ids(await call(client, client.listTasks, { ...base, state: TaskState.RETRY, activeOnly: false }))).toEqual(["l-retrying"]);
+  });
+
   it("replaying the whole event stream into an empty database gives the same rows", async () => {
     nats = await natsFixture();
     db = await dbFixture();

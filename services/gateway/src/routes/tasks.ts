@@ -80,7 +80,8 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const tenant = c.get("tenant");
     const [schedules, retries] = await Promise.all([
       call(deps.scheduler, deps.scheduler.listSchedules, { tenant }, 10_000, "scheduler"),
-      list({ ...listQuery(c), state: TaskState.RETRY, activeOnly: true }),
+      // RETRY alone: active_only means running now (STARTED/PROGRESS), which a retrying task is not.
+      list({ ...listQuery(c), state: TaskState.RETRY }),
     ]);
     return c.json({
       schedules: schedules.schedules

@@ -90,7 +90,7 @@ export interface ListTasksRequest {
   kind: string;
   limit: number;
   cursor: string;
-  /** Only tasks that are not finished (inspect active/scheduled). */
+  /** Only tasks running now: STARTED or PROGRESS (inspect active, as Flower's). */
   activeOnly: boolean;
   parentId: string;
 }
