@@ -47,7 +47,7 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, limit: numbe
  * Reads and parses a JSON body, refusing more than `limit` bytes (413) before
  * reading when Content-Length says so, else while counting the stream.
  */
-export async function readJson(c: Context, limit: number): Promise<unknown> {
+export async function readJson(c: Context, limit: number, opts: { optional?: boolean } = {}): Promise<unknown> {
   const declared = c.req.header("content-length");
   let text: string;
   if (declared !== undefined && /^\d+$/.test(declared)) {
@@ -56,7 +56,10 @@ export async function readJson(c: Context, limit: number): Promise<unknown> {
   } else {
     text = Buffer.from(await readLimited(c.req.raw.body, limit)).toString("utf8");
   }
-  if (text.length === 0) throw new ValidationError("request body is empty; expected a JSON object", { field: "body" });
+  if (text.length === 0) {
+    if (opts.optional) return undefined;
+    throw new ValidationError("request body is empty; expected a JSON object", { field: "body" });
+  }
   try {
     return JSON.parse(text);
   } catch (err) {

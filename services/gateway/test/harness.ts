@@ -88,6 +88,8 @@ export class FakeStatus {
   readonly created: CreateTaskRequest[] = [];
   /** Every WatchTask request, to check what the gateway asked for. */
   readonly watches: WatchTaskRequest[] = [];
+  /** The reason of every CancelTask call, in order. */
+  readonly cancelReasons: string[] = [];
   readonly idempotency = new Map<string, { hash: string; taskId: string }>();
   readonly changes = new EventEmitter();
   /** Called after each CreateTask (e.g. to finish the task for sync routes). */
@@ -204,6 +206,7 @@ export class FakeStatus {
         });
       },
       cancelTask: unary(async (req) => {
+        this.cancelReasons.push(req.reason);
         const t = this.find(req.tenant, req.taskId);
         if (isTerminal(t.state)) return { task: t, alreadyFinished: true };
         return { task: this.update(t.taskId, { state: TaskState.REVOKED, cancelRequested: true, finishedAtMs: Date.now() }), alreadyFinished: false };

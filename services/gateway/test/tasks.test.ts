@@ -210,6 +210,25 @@ describe("cancel and retry", () => {
     expect((await req2("DELETE", `/v1/tasks/${other}`)).status).toBe(200);
   });
 
+  it("takes an optional JSON reason with cancel, size-limited and checked; a bad body cancels nothing", async () => {
+    const tenant = uniqueName("tenant_");
+    const { id } = await newTask(tenant);
+    const auth = { authorization: `Bearer ${await token(tenant)}` };
+    const calls = h.status.cancelReasons.length;
+    const huge = await h.app.request(`/v1/tasks/${id}/cancel`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ reason: "x".repeat(2 * 1024 * 1024) }) });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as any).error.field).toBe("body");
+    const bad = await h.app.request(`/v1/tasks/${id}/cancel`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{not json" });
+    expect(bad.status).toBe(400);
+    const badReason = await h.app.request(`/v1/tasks/${id}/cancel`, { method: "POST", headers: auth, body: JSON.stringify({ reason: 42 }) });
+    expect(badReason.status).toBe(400);
+    expect(((await badReason.json()) as any).error.field).toBe("reason");
+    expect(h.status.cancelReasons.length).toBe(calls);
+    const ok = await h.app.request(`/v1/tasks/${id}/cancel`, { method: "POST", headers: auth, body: JSON.stringify({ reason: "wrong input file" }) });
+    expect(ok.status).toBe(202);
+    expect(h.status.cancelReasons.at(-1)).toBe("wrong input file");
+  });
+
   it("retries failed tasks only", async () => {
     const { id, req } = await newTask(uniqueName("tenant_"));
     const notYet = await req("POST", `/v1/tasks/${id}/retry`);

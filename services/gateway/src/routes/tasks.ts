@@ -8,14 +8,16 @@
 // long-poll until the task is terminal.
 import { Hono, type Context } from "hono";
 import { TaskState, type Task } from "@millrace/contracts";
-import { ConflictError, GoneError, ValidationError, call, isJobKind, isTerminal, stateFromName, stateName } from "@millrace/runtime";
+import { ConflictError, GoneError, ValidationError, call, isJobKind, isTerminal, stateFromName, stateName, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { errorBody } from "../errors";
 import { taskEvents } from "../sse";
 import { getTask, waitForTerminal } from "../status-watch";
 import { requestSignals } from "../submit";
 import { errorJson, taskJson, taskLinks } from "../task-view";
-import { queryInt } from "../validation";
+import { parseWith, queryInt, readJson } from "../validation";
+
+const cancelBody = z.object({ reason: z.string().max(500).optional() });
 
 const MAX_WAIT_S = 60;
 const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -132,9 +134,11 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const cancel = async (c: Context<GatewayEnv>, okStatus: 200 | 202) => {
     const id = taskIdParam(c);
     let reason = "cancelled by the user";
-    if (c.req.header("content-length") && c.req.header("content-length") !== "0") {
-      const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown };
-      if (typeof body.reason === "string" && body.reason) reason = body.reason.slice(0, 500);
+    // The body is optional ({"reason": "..."}); when sent, it is size-limited and checked like any other.
+    const raw = await readJson(c, deps.config.MAX_BODY_BYTES, { optional: true });
+    if (raw !== undefined) {
+      if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ValidationError("request body must be a JSON object", { field: "body" });
+      reason = parseWith(cancelBody, raw).reason || reason;
     }
     const r = await call(deps.status, deps.status.cancelTask, { tenant: c.get("tenant"), taskId: id, reason }, 10_000, "status");
     if (r.alreadyFinished) {
