@@ -47,6 +47,21 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, limit: numbe
  * Reads and parses a JSON body, refusing more than `limit` bytes (413) before
  * reading when Content-Length says so, else while counting the stream.
  */
+/** Deepest nesting a JSON body may have. Free-form fields (params, options, node input) are encoded recursively downstream. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether a parsed JSON value nests deeper than `max` (iterative: a deep value must not overflow the check itself). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export async function readJson(c: Context, limit: number, opts: { optional?: boolean } = {}): Promise<unknown> {
   const declared = c.req.header("content-length");
   let text: string;
@@ -60,11 +75,14 @@ export async function readJson(c: Context, limit: number, opts: { optional?: boo
     if (opts.optional) return undefined;
     throw new ValidationError("request body is empty; expected a JSON object", { field: "body" });
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new ValidationError(`request body is not valid JSON: ${(err as Error).message}`, { field: "body" });
   }
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) throw new ValidationError(`request body nests deeper than ${MAX_JSON_DEPTH} levels`, { field: "body" });
+  return value;
 }
 
 /** Reads a JSON body that must be an object. */

@@ -130,6 +130,21 @@ describe("POST /v1/train", () => {
     expect(await h.jobCount()).toBe(before);
   });
 
+  it("400 naming the body for JSON nested deeper than 64 levels, with or without an Idempotency-Key; nothing created", async () => {
+    // A maintenance step's params are free-form: nothing but the depth check stands in the way.
+    const deep = "[".repeat(200) + "]".repeat(200);
+    const body = `{"type":"chain","steps":[{"kind":"maintenance","payload":{"action":"x","params":{"a":${deep}}}}]}`;
+    const jobs = await h.jobCount();
+    const created = h.status.created.length;
+    for (const headers of [{}, { "idempotency-key": "deep-1" }]) {
+      const res = await h.app.request("/v1/workflows", { method: "POST", headers: { authorization: `Bearer ${await token(tenant)}`, "content-type": "application/json", ...headers }, body });
+      expect(res.status).toBe(400);
+      expect((await res.json() as any).error).toMatchObject({ code: "VALIDATION", field: "body", message: "request body nests deeper than 64 levels" });
+    }
+    expect(await h.jobCount()).toBe(jobs);
+    expect(h.status.created.length).toBe(created);
+  });
+
   it("413 for a body over MAX_BODY_BYTES, declared or streamed", async () => {
     const before = await h.jobCount();
     const big = JSON.stringify({ dataset_id: "x", target: "y", model: { type: "linear_regression" }, name: "m", pad: "x".repeat(5000) });
