@@ -31,8 +31,6 @@ interface CacheEntry extends Principal {
   expMs: number;
 }
 
-// Tokens without `exp` are re-verified at least this often.
-const NO_EXP_CACHE_MS = 5 * 60_000;
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
 function principalOf(payload: JWTPayload): Principal {
@@ -45,7 +43,7 @@ function principalOf(payload: JWTPayload): Principal {
 
 function describe(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return "token expired";
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim '${err.claim}' is not valid`;
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return err.reason === "missing" ? `token has no '${err.claim}' claim` : `token claim '${err.claim}' is not valid`;
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "token signature is not valid";
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return "token algorithm not allowed";
   if (err instanceof joseErrors.JWKSNoMatchingKey) return "no key matches the token";
@@ -86,13 +84,15 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
           issuer: opts.issuer,
           audience: opts.audience,
           currentDate: new Date(now),
+          // A token without exp would be valid forever: a leaked one could never be retired.
+          requiredClaims: ["exp"],
         }));
       } catch (err) {
         throw new UnauthorizedError(describe(err));
       }
       const principal = principalOf(payload);
       if (max > 0) {
-        const expMs = typeof payload.exp === "number" ? payload.exp * 1000 : now + NO_EXP_CACHE_MS;
+        const expMs = (payload.exp as number) * 1000;
         if (cache.size >= max) {
           // Map keeps insertion order: the first key is the least recently used.
           const oldest = cache.keys().next().value;

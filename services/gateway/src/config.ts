@@ -31,6 +31,13 @@ export const gatewayConfigSchema = baseConfigSchema
     if (!c.JWT_SECRET && !c.JWKS_URL) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["JWT_SECRET"], message: "set JWT_SECRET (HS256) or JWKS_URL" });
     }
+    // An identity provider signs tokens for many applications: without both
+    // checks, any of them would be accepted here, its sub taken as a tenant.
+    if (c.JWKS_URL) {
+      for (const key of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
+        if (!c[key]) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `required with JWKS_URL` });
+      }
+    }
   });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -7,7 +7,7 @@ import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock, UnauthorizedError, createLogger } from "@millrace/runtime";
 import { uniqueName } from "@millrace/testkit";
-import { buildApp, createAuthenticator } from "../src/main";
+import { buildApp, createAuthenticator, gatewayConfigSchema } from "../src/main";
 import { SECRET, createHarness, requester, token, type Harness } from "./harness";
 
 let h: Harness;
@@ -35,6 +35,24 @@ describe("authentication", () => {
     }
     const expired = await h.app.request("/v1/tasks", { headers: { authorization: cases.expired! } });
     expect((await expired.json() as any).error.message).toMatch(/expired/);
+  });
+
+  it("401 for a token without exp (it would never expire)", async () => {
+    const forever = await new SignJWT({ tenant: "t1" }).setProtectedHeader({ alg: "HS256" }).setSubject("u1").sign(new TextEncoder().encode(SECRET));
+    const res = await h.app.request("/v1/tasks", { headers: { authorization: `Bearer ${forever}` } });
+    expect(res.status).toBe(401);
+    expect((await res.json() as any).error.message).toBe("token has no 'exp' claim");
+  });
+
+  it("refuses to start with JWKS_URL but no issuer or audience to check", () => {
+    const base = { NATS_URL: "nats://127.0.0.1:4222", DATABASE_URL: "postgres://postgres@127.0.0.1:5432/x", JWKS_URL: "https://idp.example/.well-known/jwks.json" };
+    const missing = gatewayConfigSchema.safeParse(base);
+    expect(missing.success).toBe(false);
+    expect(missing.error!.issues.map((i) => [i.path.join("."), i.message])).toEqual([
+      ["JWT_ISSUER", "required with JWKS_URL"],
+      ["JWT_AUDIENCE", "required with JWKS_URL"],
+    ]);
+    expect(gatewayConfigSchema.safeParse({ ...base, JWT_ISSUER: "https://idp.example/", JWT_AUDIENCE: "millrace" }).success).toBe(true);
   });
 
   it("health endpoints need no token", async () => {

@@ -136,7 +136,7 @@ describe("POST /v1/train", () => {
     const body = `{"type":"chain","steps":[{"kind":"maintenance","payload":{"action":"x","params":{"a":${deep}}}}]}`;
     const jobs = await h.jobCount();
     const created = h.status.created.length;
-    for (const headers of [{}, { "idempotency-key": "deep-1" }]) {
+    for (const headers of [{}, { "idempotency-key": "deep-1" }] as Record<string, string>[]) {
       const res = await h.app.request("/v1/workflows", { method: "POST", headers: { authorization: `Bearer ${await token(tenant)}`, "content-type": "application/json", ...headers }, body });
       expect(res.status).toBe(400);
       expect((await res.json() as any).error).toMatchObject({ code: "VALIDATION", field: "body", message: "request body nests deeper than 64 levels" });
