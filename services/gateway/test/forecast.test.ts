@@ -156,6 +156,17 @@ describe("products and forecasts", () => {
     expect(await h.jobCount()).toBe(before + 3);
   });
 
+  it("takes a SKU with '%' in the path once decoded: 202 for one with sales, 404 for one without, never 500", async () => {
+    const req = requester(h.app, await token(uniqueName("tenant_")));
+    expect((await req("POST", "/v1/sales", { rows: [{ product_sku: "50%OFF", date: "2024-01-01", quantity: 2 }] })).status).toBe(200);
+    const t = await req("POST", `/v1/training/products/${encodeURIComponent("50%OFF")}`);
+    expect(t.status).toBe(202);
+    expect((await lastJob("train_product")).payload).toEqual({ $case: "trainProduct", value: { productSku: "50%OFF" } });
+    const none = await req("POST", "/v1/training/products/%25");
+    expect(none.status).toBe(404);
+    expect((await none.json() as any).error.field).toBe("product_sku");
+  });
+
   it("POST /v1/forecast waits for the result", async () => {
     const tenant = uniqueName("tenant_");
     const req = requester(h.app, await token(tenant));

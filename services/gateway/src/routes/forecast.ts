@@ -70,7 +70,8 @@ export function forecastRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   app.post("/forecast", async (c) => submitAndWait(deps, c, await forecastSpec(c)));
 
   app.post("/training/products/:sku", async (c) => {
-    const sku = parseWith(skuSchema, decodeURIComponent(c.req.param("sku")), ["product_sku"]);
+    // Hono has already decoded the path parameter once; decoding again broke SKUs containing '%'.
+    const sku = parseWith(skuSchema, c.req.param("sku"), ["product_sku"]);
     const { raw, opts } = await optionalOptions(c, deps.config.MAX_BODY_BYTES);
     await requireSku(deps.pool, c.get("tenant"), sku);
     const s = await submitTask(deps, c, {
