@@ -123,7 +123,8 @@ function decodeCursor(cursor: string): { createdAt: number; taskId: string } {
   const raw = Buffer.from(cursor, "base64url").toString("utf8");
   const i = raw.indexOf("|");
   const createdAt = Number(raw.slice(0, i));
-  if (i < 0 || !Number.isFinite(createdAt)) throw new ValidationError("cursor is not valid", { field: "cursor" });
+  // Within Date's range too: a huge number made an invalid date that Postgres refused (a 500).
+  if (i < 0 || !Number.isSafeInteger(createdAt) || Number.isNaN(new Date(createdAt).getTime())) throw new ValidationError("cursor is not valid", { field: "cursor" });
   return { createdAt, taskId: raw.slice(i + 1) };
 }
 

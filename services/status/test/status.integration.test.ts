@@ -132,6 +132,10 @@ describe("status service (real NATS + Postgres)", () => {
     const base = { tenant: "acme", kind: "", limit: 10, cursor: "", parentId: "" };
     expect(ids(await call(client, client.listTasks, { ...base, state: TaskState.TASK_STATE_UNSPECIFIED, activeOnly: true }))).toEqual(["l-running"]);
     expect(ids(await call(client, client.listTasks, { ...base, state: TaskState.RETRY, activeOnly: false }))).toEqual(["l-retrying"]);
+    // A cursor that decodes to a time outside Date's range is the caller's error, not a 500.
+    for (const cursor of [Buffer.from("99999999999999999999|x").toString("base64url"), Buffer.from("abc|x").toString("base64url"), "no-bar"]) {
+      await expect(call(client, client.listTasks, { ...base, state: TaskState.TASK_STATE_UNSPECIFIED, activeOnly: false, cursor })).rejects.toMatchObject({ code: "VALIDATION", field: "cursor" });
+    }
   });
 
   it("replaying the whole event stream into an empty database gives the same rows", async () => {
