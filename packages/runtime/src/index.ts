@@ -25,7 +25,7 @@ export {
 } from "./errors";
 export { systemClock, ManualClock } from "./clock";
 export type { Clock } from "./clock";
-export { Topology, ensureTopology, destroyTopology, JOB_KINDS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
+export { Topology, ensureTopology, destroyTopology, JOB_KINDS, MAINTENANCE_ACTIONS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
 export type { JobKind, QueueName, TopologyOptions } from "./topology";
 export { connectNats, natsOptionsFrom } from "./nats";
 export { connectPostgres, ensureDatabase, dropDatabase, inTransaction, migrate } from "./postgres";

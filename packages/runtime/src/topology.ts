@@ -25,6 +25,9 @@ export const JOB_KINDS = [
 ] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
+/** What a `maintenance` job may do (the trainer runs them; anything else is refused before it is queued). */
+export const MAINTENANCE_ACTIONS = ["cleanup_expired_results", "validate_models"] as const;
+
 export const QUEUES = ["default", "high", "batch"] as const;
 export type QueueName = (typeof QUEUES)[number];
 

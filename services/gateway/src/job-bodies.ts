@@ -3,7 +3,7 @@
 // a step inside a workflow is validated exactly like the same request alone.
 import { Job, WorkflowJob } from "@millrace/contracts";
 import { MODEL_TYPES as ML_MODEL_TYPES, type ModelType } from "@millrace/ml";
-import { ValidationError, isJobKind, z, type JobKind } from "@millrace/runtime";
+import { MAINTENANCE_ACTIONS, ValidationError, isJobKind, z, type JobKind } from "@millrace/runtime";
 import { checkInstances, fieldPath, jobOptions, jobOptionsShape, modelRefSchema, nameSchema, parseWith, type JobOptionsInput } from "./validation";
 
 /** linear_regression, logistic_regression, decision_tree, random_forest, neural_network: @millrace/ml's catalogue. */
@@ -76,7 +76,10 @@ export function forecastPayload(sku: string, days: number): Job["payload"] {
 export const trainProductFields = z.object({ product_sku: skuSchema });
 // An empty list means every SKU with sales when the job runs (scheduled retrains).
 export const trainAllProductsFields = z.object({ product_skus: z.array(skuSchema).max(100_000).default([]) });
-export const maintenanceFields = z.object({ action: z.string().min(1).max(64), params: jsonObject.optional() });
+export const maintenanceFields = z.object({
+  action: z.enum(MAINTENANCE_ACTIONS, { errorMap: () => ({ message: `must be one of ${MAINTENANCE_ACTIONS.join(", ")}` }) }),
+  params: jsonObject.optional(),
+});
 
 // ------------------------------------------------------- payloads by kind
 

@@ -148,7 +148,7 @@ describe("workflows", () => {
         { kind: "forecast", payload: { product_sku: "A", days: 3 } },
         { kind: "predict", payload: { model: "m@prod", instances: [{ x: 1 }] }, queue: "high" },
       ],
-      callback: { kind: "maintenance", payload: { action: "summarize" } },
+      callback: { kind: "maintenance", payload: { action: "validate_models" } },
     };
     const res = await req("POST", "/v1/workflows", spec);
     expect(res.status).toBe(202);
@@ -163,7 +163,7 @@ describe("workflows", () => {
         { kind: "forecast", payload: { product_sku: "A", days: 3 } },
         { kind: "predict", payload: { model: "m@prod", instances: [{ x: 1 }] }, queue: "high" },
       ],
-      callback: { kind: "maintenance", payload: { action: "summarize" } },
+      callback: { kind: "maintenance", payload: { action: "validate_models" } },
     });
     // What the orchestrator runs: one Job per step.
     expect(wf.type).toBe("chord");
@@ -175,7 +175,7 @@ describe("workflows", () => {
     expect(wf.steps[0].payload).toEqual({ $case: "forecast", value: { productSku: "A", days: 3, trainIfMissing: true } });
     const predict = wf.steps[1].payload;
     expect(predict?.$case === "predict" && JSON.parse(Buffer.from(predict.value.instancesJson).toString())).toEqual([{ x: 1 }]);
-    expect(wf.callback?.payload).toEqual({ $case: "maintenance", value: { action: "summarize", params: undefined } });
+    expect(wf.callback?.payload).toEqual({ $case: "maintenance", value: { action: "validate_models", params: undefined } });
   });
 
   it("nests a workflow as a step of kind workflow", async () => {
@@ -240,6 +240,10 @@ describe("schedules", () => {
     expect((await bad.json() as any).error.field).toBe("cron");
     const badPayload = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "forecast", payload: { days: 3 } });
     expect((await badPayload.json() as any).error.field).toBe("payload.product_sku");
+    // An action the trainer does not have is refused here, not queued to fail at 3 a.m.
+    const badAction = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "maintenance", payload: { action: "build_reports" } });
+    expect(badAction.status).toBe(400);
+    expect((await badAction.json() as any).error).toMatchObject({ field: "payload.action", message: expect.stringContaining("cleanup_expired_results, validate_models") });
     const badTz = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "train_all_products", payload: { product_skus: ["A"] }, timezone: "Mars/Olympus" });
     expect((await badTz.json() as any).error.field).toBe("timezone");
 
@@ -252,7 +256,7 @@ describe("schedules", () => {
     // The scheduler decodes payloads with PredictJob.fromJSON: instances travel as base64 instances_json.
     expect(h.scheduler.upserts.at(-1)?.schedule.payload).toEqual({ model: "m@prod", instances_json: Buffer.from('[{"x":1}]').toString("base64") });
     expect((await req("DELETE", "/v1/schedules/scoring")).status).toBe(200);
-    expect((await req("POST", "/v1/schedules", { name: "nightly", interval_seconds: 60, kind: "maintenance", payload: { action: "x" } })).status).toBe(409);
+    expect((await req("POST", "/v1/schedules", { name: "nightly", interval_seconds: 60, kind: "maintenance", payload: { action: "validate_models" } })).status).toBe(409);
 
     const patched = await req("PATCH", "/v1/schedules/nightly", { enabled: false, catch_up: "run_once" });
     expect(patched.status).toBe(200);

@@ -133,7 +133,7 @@ describe("POST /v1/train", () => {
   it("400 naming the body for JSON nested deeper than 64 levels, with or without an Idempotency-Key; nothing created", async () => {
     // A maintenance step's params are free-form: nothing but the depth check stands in the way.
     const deep = "[".repeat(200) + "]".repeat(200);
-    const body = `{"type":"chain","steps":[{"kind":"maintenance","payload":{"action":"x","params":{"a":${deep}}}}]}`;
+    const body = `{"type":"chain","steps":[{"kind":"maintenance","payload":{"action":"validate_models","params":{"a":${deep}}}}]}`;
     const jobs = await h.jobCount();
     const created = h.status.created.length;
     for (const headers of [{}, { "idempotency-key": "deep-1" }] as Record<string, string>[]) {
