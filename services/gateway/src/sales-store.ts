@@ -9,6 +9,8 @@ export interface SaleRow {
 }
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$/;
+const MIN_SALES_YEAR = 1900;
+const MAX_SALES_YEAR = 2199;
 
 function bad(row: number, column: string, message: string): never {
   const field = `rows[${row}].${column}`;
@@ -24,6 +26,9 @@ export function checkSale(row: number, sku: unknown, date: unknown, quantity: un
   const day = `${m[1]}-${m[2]}-${m[3]}`;
   const t = new Date(`${day}T00:00:00Z`);
   if (Number.isNaN(t.getTime()) || t.toISOString().slice(0, 10) !== day) bad(row, "date", `'${String(date)}' is not a calendar date`);
+  // A typo like 0024 would stretch the series (filled day by day) over two millennia.
+  const year = Number(m[1]);
+  if (year < MIN_SALES_YEAR || year > MAX_SALES_YEAR) bad(row, "date", `year ${m[1]} is outside ${MIN_SALES_YEAR}–${MAX_SALES_YEAR}`);
   const q = typeof quantity === "number" ? quantity : typeof quantity === "string" && quantity.trim() !== "" ? Number(quantity) : NaN;
   if (!Number.isFinite(q)) bad(row, "quantity", "must be a number");
   if (q < 0) bad(row, "quantity", "must not be negative");

@@ -40,6 +40,9 @@ describe("POST /v1/sales", () => {
   it.each([
     [{ product_sku: "A", date: "2024-02-30", quantity: 1 }, "rows[1].date"],
     [{ product_sku: "A", date: "yesterday", quantity: 1 }, "rows[1].date"],
+    // A typo'd year would make the filled daily series two millennia long.
+    [{ product_sku: "A", date: "0024-02-01", quantity: 1 }, "rows[1].date"],
+    [{ product_sku: "A", date: "9024-02-01", quantity: 1 }, "rows[1].date"],
     [{ product_sku: "A", date: "2024-02-01", quantity: -1 }, "rows[1].quantity"],
     [{ product_sku: "A", date: "2024-02-01", quantity: "lots" }, "rows[1].quantity"],
     [{ product_sku: "", date: "2024-02-01", quantity: 1 }, "rows[1].product_sku"],
