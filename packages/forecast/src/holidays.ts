@@ -20,7 +20,17 @@ export interface HolidaySpec {
   frequency: Frequency;
   /** Any label day of the series, anchors weekly buckets. */
   anchorDay: number;
+  /** Columns active in the history but left out by the MAX_HOLIDAY_COLUMNS cap. */
+  dropped?: number;
 }
+
+/**
+ * At most this many holiday columns are fitted. Each daily holiday adds one
+ * column per day of its window (up to 121), and the fit solves a system that
+ * grows with the cube of its columns: 20 holidays with ±30-day windows took
+ * 32 s, in a worker's main thread. The columns active on the most history days stay.
+ */
+export const MAX_HOLIDAY_COLUMNS = 120;
 
 export function parseHolidays(list: Holiday[] | undefined): Record<string, Occurrence[]> {
   const out: Record<string, Occurrence[]> = {};
@@ -77,8 +87,11 @@ export function makeHolidaySpec(
   trainDays: Int32Array,
 ): HolidaySpec {
   const anchorDay = trainDays[trainDays.length - 1];
+  const firstDay = trainDays[0];
   const candidates: { name: string; offset: number | null }[] = [];
   for (const name of Object.keys(occurrences).sort()) {
+    // Names with no occurrence near the history cannot be active in it (a month of slack covers W/M buckets).
+    if (!occurrences[name].some(([day, l, h]) => day + h >= firstDay - 31 && day + l <= anchorDay + 31)) continue;
     if (freq === 'D') {
       let lo = 0;
       let hi = 0;
@@ -91,11 +104,19 @@ export function makeHolidaySpec(
   }
   const base = { occurrences, frequency: freq, anchorDay };
   const lookup = buildLookup(base, candidates);
-  const columns = candidates.filter((_, c) => {
-    for (const d of trainDays) if (lookup[c].has(periodKey(freq, anchorDay, d))) return true;
-    return false;
+  const active = candidates.map((_, c) => {
+    let n = 0;
+    for (const d of trainDays) if (lookup[c].has(periodKey(freq, anchorDay, d))) n++;
+    return n;
   });
-  return { ...base, columns };
+  let kept = candidates.map((_, c) => c).filter((c) => active[c] > 0);
+  const inHistory = kept.length;
+  if (kept.length > MAX_HOLIDAY_COLUMNS) {
+    // Most active days first, then nearest the holiday itself; kept in their original order.
+    const rank = [...kept].sort((a, b) => active[b] - active[a] || Math.abs(candidates[a].offset ?? 0) - Math.abs(candidates[b].offset ?? 0) || a - b);
+    kept = rank.slice(0, MAX_HOLIDAY_COLUMNS).sort((a, b) => a - b);
+  }
+  return { ...base, columns: kept.map((c) => candidates[c]), dropped: inHistory - kept.length };
 }
 
 export interface HolidayWriter {

@@ -3,7 +3,7 @@
 // not +40 units), keeps counts' variance roughly stable, and back-transforms to forecasts >= 0.
 // Back-transforming the fitted mean of log1p gives a median-type forecast, which is what MAE/MAPE reward.
 
-import { type HolidaySpec, type Occurrence, holidayWriter, makeHolidaySpec } from './holidays';
+import { type HolidaySpec, type Occurrence, holidayWriter, makeHolidaySpec, MAX_HOLIDAY_COLUMNS } from './holidays';
 import { Prior, median, robustMapFit } from './regression';
 import { type FourierTerm, chooseSeasonalities, fourierWidth, writeFourierRow } from './seasonality';
 import type { PreparedSeries } from './series';
@@ -97,6 +97,7 @@ export function fitProphetLikeBatch(
   const trend = makeTrendSpec(n);
   const holidays = Object.keys(occurrences).length ? makeHolidaySpec(occurrences, series.frequency, series.days) : null;
   if (holidays && holidays.columns.length === 0) notes.push('no holiday falls inside the history; holiday effects not estimated');
+  if (holidays?.dropped) notes.push(`${holidays.dropped} holiday day-columns with the fewest days in the history were left out (at most ${MAX_HOLIDAY_COLUMNS} are fitted)`);
   const z = new Float64Array(n);
   for (let i = 0; i < n; i++) z[i] = Math.log1p(series.values[i]);
   const center = median(z);

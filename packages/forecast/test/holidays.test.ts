@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitForecaster } from '../src/index';
+import { MAX_HOLIDAY_COLUMNS, makeHolidaySpec, parseHolidays } from '../src/holidays';
+import { parseDay } from '../src/calendar';
 import { daily } from './synthetic';
 
 describe('holiday / event regressors', () => {
@@ -27,6 +29,25 @@ describe('holiday / event regressors', () => {
     // Without the regressor the same history does not predict the spike.
     const plain = fitForecaster(hist).forecast(20);
     expect(plain.find((p) => p.date === '2023-07-04')!.yhat / base).toBeLessThan(1.3);
+  });
+
+  it(`fits at most ${MAX_HOLIDAY_COLUMNS} holiday columns, keeping the most active, and skips names far from the history`, () => {
+    const start = parseDay('2021-01-01')!;
+    const trainDays = Int32Array.from({ length: 3 * 365 }, (_, i) => start + i);
+    const list = [];
+    // 25 yearly events with ±30-day windows: 1,525 candidate columns inside the history.
+    for (let k = 0; k < 25; k++) for (const y of [2021, 2022, 2023]) list.push({ name: `event-${k}`, date: `${y}-03-${String(k + 2).padStart(2, '0')}`, lowerWindow: -30, upperWindow: 30 });
+    // One name that only ever happens long after the history.
+    list.push({ name: 'far-future', date: '2090-01-01', lowerWindow: -30, upperWindow: 30 });
+    const spec = makeHolidaySpec(parseHolidays(list), 'D', trainDays);
+    expect(spec.columns).toHaveLength(MAX_HOLIDAY_COLUMNS);
+    expect(spec.dropped).toBe(25 * 61 - MAX_HOLIDAY_COLUMNS);
+    expect(spec.columns.some((c) => c.name === 'far-future')).toBe(false);
+    // Equal activity everywhere: the days nearest each event are kept first.
+    expect(Math.max(...spec.columns.map((c) => Math.abs(c.offset!)))).toBeLessThanOrEqual(3);
+    // The fit says what it left out.
+    const hist = daily({ seed: 3, days: 3 * 365, level: 30, start });
+    expect(fitForecaster(hist, { holidays: list }).notes.join(' ')).toMatch(/holiday day-columns .* left out/);
   });
 
   it('a holiday that never occurs in history is ignored with a note', () => {
