@@ -325,6 +325,19 @@ describe("ML engine through the services: pipeline → registry → predict → 
     const age = out.stats.find((s: { name: string }) => s.name === "age");
     expect(age.missing).toBe(0);
     expect(out.preview.length).toBeGreaterThan(0);
+    // The result describes the output; the frame itself is not shipped in the task.
+    expect(out.frame).toBeUndefined();
+
+    // A model node trains in the trainer's thread pool; the result has its metrics, not the artifact.
+    const clean = ["a,b,label", ...Array.from({ length: 200 }, (_, i) => `${i % 17},${(i * 7) % 23},${(i % 17) + ((i * 7) % 23) > 19 ? "yes" : "no"}`)].join("\n") + "\n";
+    const cleanUp = await stack.api(`/v1/datasets?name=clean`, { method: "POST", tenant: T, headers: { "content-type": "text/csv" }, body: clean });
+    expect(cleanUp.status).toBe(201);
+    const fit = await stack.api("/v1/nodes/run", { method: "POST", tenant: T, json: { node_type: "model", input: { type: "random_forest", target: "label", params: { n_estimators: 10 } }, dataset_id: cleanUp.body.dataset_id } });
+    expect(fit.status, JSON.stringify(fit.body).slice(0, 500)).toBe(200);
+    expect(fit.body.state, JSON.stringify(fit.body.error)).toBe("SUCCESS");
+    expect(fit.body.result).toMatchObject({ node_type: "model", rows_in: 200, training: { model_type: "random_forest", task: "classification" } });
+    expect(fit.body.result.training.metrics.accuracy).toBeGreaterThan(0.5);
+    expect(fit.body.result.training.artifact).toBeUndefined();
 
     const enc = await stack.api("/v1/nodes/run-async", { method: "POST", tenant: T, json: { node_type: "encode", input: { method: "one_hot", columns: ["plan"] }, dataset_id: datasetId } });
     expect(enc.status).toBe(202);

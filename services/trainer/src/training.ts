@@ -104,9 +104,18 @@ export async function handlePipeline(d: TrainingDeps, ctx: JobContext): Promise<
   const data = await d.datasets.read(info);
   if (p.value.singleNode) {
     const node = list.find((n) => n !== source) ?? list[0];
+    if (node.node_type === "model" && source) {
+      // Training runs in the thread pool like any other (on this thread it held
+      // the leases for as long as the fit took); the artifact is not kept.
+      const r = await fitInThread(d, ctx, withStoredTypes({ pipeline_name: "single node", pipeline: [source, node] }, info), data);
+      const { artifact: _artifact, ...training } = r;
+      return { node_type: "model", rows_in: info.rows, columns_in: info.columns, summary: `trained ${r.model_type} (${r.task}) on ${r.rows_train} rows`, training };
+    }
     const frame = await parseCsvToFrameInSlices(data, storedTypes(info) as never, { signal: ctx.signal });
-    const r = await runNode(node as never, frame, { signal: ctx.signal });
-    return r;
+    // The transformed frame itself stays here: the result carries its shape, a
+    // preview and column stats (a whole dataset would not fit in a NATS message).
+    const { frame: _frame, ...result } = await runNode(node as never, frame, { signal: ctx.signal });
+    return result;
   }
   const spec = withStoredTypes({ pipeline_name: p.value.pipelineName, pipeline: list }, info);
   const r = await fitInThread(d, ctx, spec, data);
