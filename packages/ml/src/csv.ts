@@ -26,6 +26,8 @@ export interface CsvParserOptions {
   delimiter?: string;
   /** A string column with more distinct values than this is `text`, not `category` (default 100). */
   categoryMaxDistinct?: number;
+  /** More header columns than this is a CsvFormatError (default 10,000): each column gets a profile and a cell list. */
+  maxColumns?: number;
 }
 
 export interface CsvColumnSummary {
@@ -91,6 +93,7 @@ export class CsvParser {
   private readonly delim: number;
   private readonly overrides: Record<string, ColumnType>;
   private readonly collect: boolean;
+  private readonly maxColumns: number;
   private readonly cap: number;
   private decoder: TextDecoder | null = null;
   private started = false;
@@ -118,6 +121,7 @@ export class CsvParser {
       if (!COLUMN_TYPES.includes(t)) throw new CsvFormatError(`unknown column type '${t}' for column '${name}'`, 1);
     }
     this.collect = opts.collect ?? false;
+    this.maxColumns = opts.maxColumns ?? 10_000;
     this.cap = opts.categoryMaxDistinct ?? 100;
   }
 
@@ -283,6 +287,7 @@ export class CsvParser {
   }
 
   private setHeader(rec: string[]): void {
+    if (rec.length > this.maxColumns) throw new CsvFormatError(`the header has ${rec.length} columns; at most ${this.maxColumns} are allowed`, this.recordLine);
     const names = rec.map((h, i) => h.trim() || `column_${i + 1}`);
     const seen = new Set<string>();
     for (const name of names) {

@@ -39,6 +39,13 @@ describe("parseCsvToFrameInSlices", () => {
 });
 
 describe("CsvParser", () => {
+  it("refuses a header over maxColumns (default 10,000) before building a profile per column", () => {
+    const wide = Array.from({ length: 10_001 }, (_, i) => `c${i}`).join(",") + "\n" + "1,".repeat(10_000) + "1\n";
+    expect(() => profileCsv([wide])).toThrow(/the header has 10001 columns; at most 10000 are allowed/);
+    expect(profileCsv(["a,b,c\n1,2,3\n"], { maxColumns: 3 }).columns).toHaveLength(3);
+    expect(() => profileCsv(["a,b,c\n1,2,3\n"], { maxColumns: 2 })).toThrow(CsvFormatError);
+  });
+
   it("parses RFC 4180 quoting, escaped quotes, embedded CRLF and empty cells", () => {
     const f = parseCsvToFrame(SAMPLE);
     expect(f.nRows).toBe(3);

@@ -131,6 +131,15 @@ describe("POST /v1/datasets", () => {
     expect((await objectNames()).filter((n) => n.startsWith(`${tenant}/`))).toEqual([]);
   });
 
+  it("400 for a header of more than 10,000 columns, leaving no object", async () => {
+    const tenant = uniqueName("tenant_");
+    const wide = Array.from({ length: 10_001 }, (_, i) => `c${i}`).join(",") + "\n";
+    const res = await upload(tenant, chunked(wide + wide.replace(/c\d+/g, "1"), 4096));
+    expect(res.status).toBe(400);
+    expect((await res.json() as any).error).toMatchObject({ code: "CSV_FORMAT", field: "body", line: 1 });
+    expect((await objectNames()).filter((n) => n.startsWith(`${tenant}/`))).toEqual([]);
+  });
+
   it("400 naming name, 415 for a non-CSV body", async () => {
     const tenant = uniqueName("tenant_");
     const noName = await upload(tenant, "a\n1\n", "");
