@@ -13,6 +13,7 @@ import {
   type TrainResult,
 } from "../src/index";
 import { decodeArtifact } from "../src/artifact";
+import { turnCounter } from "@millrace/testkit";
 import type { ArtifactBody } from "../src/pipeline";
 import { customersCsv } from "./fixtures";
 
@@ -161,20 +162,14 @@ describe("explain", () => {
     const m = loadModel(r.artifact);
     const some = rows.slice(0, 12);
     // Counts event-loop turns while the explanation runs: an all-at-once explain allows none.
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = turnCounter();
     const seen: number[] = [];
     const sliced = await m.explainInSlices(some, { sliceMs: 0, onProgress: (done, total) => seen.push(done, total) });
-    ticking = false;
+    const turned = turns.stop();
     expect(sliced).toEqual(m.explain(some));
     expect(seen.slice(0, 4)).toEqual([1, 12, 2, 12]);
     expect(seen.at(-2)).toBe(12);
-    expect(turns).toBeGreaterThanOrEqual(11);
+    expect(turned).toBeGreaterThanOrEqual(11);
   });
 
   it("explainInSlices stops between slices when aborted, and checks every row before it starts", async () => {

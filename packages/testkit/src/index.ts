@@ -105,3 +105,23 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
   }
 }
+
+/**
+ * Counts event-loop turns until stopped: work that yields between slices lets
+ * turns happen while it runs; work done in one synchronous go allows none.
+ */
+export function turnCounter(): { stop(): number } {
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop() {
+      ticking = false;
+      return turns;
+    },
+  };
+}

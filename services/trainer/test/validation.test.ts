@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { loadModel, parseCsvToFrame, runPipeline, trainSpec } from "@millrace/ml";
 import { scoreInSlices, score } from "../src/validation";
+import { turnCounter } from "@millrace/testkit";
 
 function csv(rows: number): string {
   const lines = ["x1,x2,y"];
@@ -19,22 +20,16 @@ describe("scoreInSlices", () => {
     const data = csv(400);
     const model = loadModel((await runPipeline(trainSpec("y", { type: "linear_regression" }), data)).artifact);
     const frame = parseCsvToFrame(data);
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = turnCounter();
     // sliceMs 0: after the first slice of 100 rows, one row per slice.
     const { actual, predicted } = await scoreInSlices(model, frame, "y", new AbortController().signal, 0);
-    ticking = false;
+    const turned = turns.stop();
     const y = frame.columns.find((c) => c.name === "y")!;
     const known = [...Array(400).keys()].filter((i) => y.values[i] !== null);
     expect(actual).toEqual(known.map((i) => y.values[i]));
     const all = model.predict(known.map((i) => ({ x1: frame.columns[0].values[i], x2: frame.columns[1].values[i] }))).predictions;
     expect(predicted).toEqual(all);
-    expect(turns).toBeGreaterThanOrEqual(250);
+    expect(turned).toBeGreaterThanOrEqual(250);
     expect(score("regression", actual, predicted).r2).toBeGreaterThan(0.9);
   });
 
