@@ -14,16 +14,14 @@ import {
   startHealthServer,
   stopGrpcServer,
   systemClock,
-  ValidationError,
   z,
   type Clock,
   type Logger,
 } from "@millrace/runtime";
 import { kindPolicies, Worker, workerConfigShape, type JobHandler } from "@millrace/worker";
 import { predictorService, registryService } from "./grpc-services";
+import { jobHandlers } from "./jobs";
 import { Serving } from "./serving";
-
-const EXPLAIN_PROGRESS_EVERY_MS = 1_000;
 
 const list = (s: string) =>
   s
@@ -69,30 +67,7 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
   serving.listenForChanges(nc, topo.modelsChanged);
   const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
 
-  const handlers: Record<string, JobHandler> = {
-    predict: async (ctx) => {
-      const p = ctx.job.payload;
-      if (p?.$case !== "predict") throw new ValidationError("predict job without a predict payload", { field: "payload" });
-      return serving.predict(ctx.job.tenant, p.value.model, p.value.instancesJson);
-    },
-    explain: async (ctx) => {
-      const p = ctx.job.payload;
-      if (p?.$case !== "explain") throw new ValidationError("explain job without an explain payload", { field: "payload" });
-      // A long explanation reports how far it got (at most once a second) and stops
-      // between slices on cancel, either time limit or shutdown.
-      const hardStop = new AbortController();
-      ctx.onHardStop(() => hardStop.abort(new Error("hard time limit")));
-      let reportedAt = clock.now();
-      return serving.explain(ctx.job.tenant, p.value.model, p.value.instancesJson, {
-        signal: AbortSignal.any([ctx.signal, hardStop.signal]),
-        onProgress: (done, total) => {
-          if (done === total || clock.now() - reportedAt < EXPLAIN_PROGRESS_EVERY_MS) return;
-          reportedAt = clock.now();
-          void ctx.progress({ percent: Math.floor((100 * done) / total), message: `explained ${done} of ${total} rows` }).catch(() => undefined);
-        },
-      });
-    },
-  };
+  const handlers: Record<string, JobHandler> = jobHandlers(serving, clock);
   const policies = kindPolicies(Object.keys(handlers), config);
   const worker = new Worker({
     service: "predictor",
