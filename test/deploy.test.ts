@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { JOB_KINDS, QUEUES, Topology, z } from "@millrace/runtime";
 import { waitFor } from "@millrace/testkit";
+import { linesCsv as csv } from "./harness";
 import { provisionConfigSchema, topologyStreams } from "../deploy/provision-topology";
 import { gatewayConfigSchema } from "../services/gateway/src/main";
 import { configSchema as predictorConfigSchema } from "../services/predictor/src/main";
@@ -290,18 +291,6 @@ async function run(cmd: string, args: string[], env: Record<string, string>): Pr
     p.stderr.on("data", (d) => (out += d));
     p.on("exit", (code) => res({ code, out }));
   });
-}
-
-function csv(rows: number): string {
-  const out = ["x1,x2,color,y"];
-  let s = 11;
-  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647);
-  for (let i = 0; i < rows; i++) {
-    const x1 = Math.round(r() * 1000) / 100;
-    const x2 = Math.round(r() * 1000) / 100;
-    out.push(`${x1},${x2},${i % 2 ? "red" : "blue"},${(3 * x1 - 2 * x2 + 5).toFixed(4)}`);
-  }
-  return out.join("\n");
 }
 
 describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", () => {

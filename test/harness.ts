@@ -173,3 +173,16 @@ export async function privateNats(): Promise<{ url: string; stop(signal?: NodeJS
   await ctl.start();
   return ctl;
 }
+
+// y = 3*x1 - 2*x2 + 5 (+ tiny noise): a linear model should nail it.
+export function linesCsv(rows = 200): string {
+  const out = ["x1,x2,color,y"];
+  let s = 11;
+  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  for (let i = 0; i < rows; i++) {
+    const x1 = Math.round(r() * 1000) / 100;
+    const x2 = Math.round(r() * 1000) / 100;
+    out.push(`${x1},${x2},${i % 2 ? "red" : "blue"},${(3 * x1 - 2 * x2 + 5 + (r() - 0.5) * 0.01).toFixed(4)}`);
+  }
+  return out.join("\n");
+}
