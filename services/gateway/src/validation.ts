@@ -43,10 +43,6 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, limit: numbe
   return Buffer.concat(chunks, total);
 }
 
-/**
- * Reads and parses a JSON body, refusing more than `limit` bytes (413) before
- * reading when Content-Length says so, else while counting the stream.
- */
 /** Deepest nesting a JSON body may have. Free-form fields (params, options, node input) are encoded recursively downstream. */
 export const MAX_JSON_DEPTH = 64;
 
@@ -62,6 +58,11 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * Reads and parses a JSON body, refusing more than `limit` bytes (413) before
+ * reading when Content-Length says so, else while counting the stream. With
+ * `optional`, an empty body is undefined rather than a 400.
+ */
 export async function readJson(c: Context, limit: number, opts: { optional?: boolean } = {}): Promise<unknown> {
   const declared = c.req.header("content-length");
   let text: string;
@@ -86,8 +87,12 @@ export async function readJson(c: Context, limit: number, opts: { optional?: boo
 }
 
 /** Reads a JSON body that must be an object. */
-export async function readJsonObject(c: Context, limit: number): Promise<Record<string, unknown>> {
-  const v = await readJson(c, limit);
+export async function readJsonObject(c: Context, limit: number): Promise<Record<string, unknown>>;
+/** With `optional`: an empty body is undefined; any other must be an object. */
+export async function readJsonObject(c: Context, limit: number, opts: { optional: true }): Promise<Record<string, unknown> | undefined>;
+export async function readJsonObject(c: Context, limit: number, opts: { optional?: boolean } = {}): Promise<Record<string, unknown> | undefined> {
+  const v = await readJson(c, limit, opts);
+  if (v === undefined && opts.optional) return undefined;
   if (!v || typeof v !== "object" || Array.isArray(v)) throw new ValidationError("request body must be a JSON object", { field: "body" });
   return v as Record<string, unknown>;
 }

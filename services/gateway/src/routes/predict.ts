@@ -15,6 +15,8 @@ const jsonOr = (bytes: Uint8Array | undefined, fallback: string): string =>
 
 export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
+  // The sync routes take up to MAX_INSTANCES rows in one body (never less than MAX_BODY_BYTES).
+  const syncBodyLimit = Math.max(deps.config.MAX_BODY_BYTES, deps.config.MAX_PREDICT_BODY_BYTES);
 
   async function readRequest(c: Context<GatewayEnv>, limit = deps.config.MAX_BODY_BYTES) {
     const raw = await readJsonObject(c, limit);
@@ -32,7 +34,7 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   }
 
   app.post("/predict", async (c) => {
-    const { b, instancesJson } = await readRequest(c, Math.max(deps.config.MAX_BODY_BYTES, deps.config.MAX_PREDICT_BODY_BYTES));
+    const { b, instancesJson } = await readRequest(c, syncBodyLimit);
     const r = await call(
       deps.predictor,
       deps.predictor.predict,
@@ -49,7 +51,7 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   });
 
   app.post("/explain", async (c) => {
-    const { b, instancesJson } = await readRequest(c, Math.max(deps.config.MAX_BODY_BYTES, deps.config.MAX_PREDICT_BODY_BYTES));
+    const { b, instancesJson } = await readRequest(c, syncBodyLimit);
     const r = await call(deps.predictor, deps.predictor.explain, { tenant: c.get("tenant"), model: b.model, instancesJson }, deps.config.SYNC_WAIT_MS, "predictor");
     const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
     return c.body(`{"model":${model},"method":${JSON.stringify(r.method)},"explanations":${jsonOr(r.explanationsJson, "[]")}}`, 200, {

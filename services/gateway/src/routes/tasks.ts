@@ -15,7 +15,7 @@ import { taskEvents } from "../sse";
 import { getTask, waitForTerminal } from "../status-watch";
 import { requestSignals } from "../submit";
 import { errorJson, taskJson, taskLinks } from "../task-view";
-import { parseWith, queryInt, readJson } from "../validation";
+import { parseWith, queryInt, readJsonObject } from "../validation";
 
 const cancelBody = z.object({ reason: z.string().max(500).optional() });
 
@@ -135,11 +135,8 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const id = taskIdParam(c);
     let reason = "cancelled by the user";
     // The body is optional ({"reason": "..."}); when sent, it is size-limited and checked like any other.
-    const raw = await readJson(c, deps.config.MAX_BODY_BYTES, { optional: true });
-    if (raw !== undefined) {
-      if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ValidationError("request body must be a JSON object", { field: "body" });
-      reason = parseWith(cancelBody, raw).reason || reason;
-    }
+    const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES, { optional: true });
+    if (raw) reason = parseWith(cancelBody, raw).reason || reason;
     const r = await call(deps.status, deps.status.cancelTask, { tenant: c.get("tenant"), taskId: id, reason }, 10_000, "status");
     if (r.alreadyFinished) {
       throw new ConflictError(`task ${id} already finished (${r.task ? stateName(r.task.state) : "terminal"}); nothing to cancel`, {
