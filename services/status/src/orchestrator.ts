@@ -150,7 +150,6 @@ export class Orchestrator {
     ]);
   }
 
-  /** Creates and publishes one child. Ids are deterministic, so a repeat is harmless. */
   /**
    * Creates and publishes children (one insert, one save, then the publishes).
    * Ids are deterministic, so a repeat after a crash is harmless.
@@ -285,10 +284,8 @@ export class Orchestrator {
 
   /** Folds finished children into their parent: next step, callback, or outcome. */
   async advance(parentId: string, childIds: string[]): Promise<void> {
-    const client = await this.pool.connect();
     let cancelSiblings: { tenant: string; ids: string[]; because: string } | undefined;
-    try {
-      await client.query("begin");
+    await inTransaction(this.pool, async (client) => {
       const wf = await this.lock(client, parentId);
       const fresh = wf && !wf.done ? childIds.filter((id) => !wf.results[id] && wf.children[id] !== undefined) : [];
       const rows = fresh.length ? await this.store.readRows(client, [...fresh, parentId]) : new Map<string, TaskRow>();
@@ -297,10 +294,7 @@ export class Orchestrator {
         .map((id) => rows.get(id))
         .filter((r): r is TaskRow => !!r && isTerminal(r.state))
         .sort((a, b) => wf.children[a.taskId] - wf.children[b.taskId]);
-      if (!wf || !parent || !finished.length) {
-        await client.query("commit");
-        return;
-      }
+      if (!wf || !parent || !finished.length) return;
       for (const child of finished) {
         const stateName = TaskState[child.state] as string;
         wf.results[child.taskId] = { state: stateName, result: child.result ?? undefined, error: child.error ?? undefined };
@@ -340,13 +334,7 @@ export class Orchestrator {
       }
       if (wf.done) await this.save(client, wf);
       else await this.progress(client, wf, parent);
-      await client.query("commit");
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     if (cancelSiblings) {
       for (const id of cancelSiblings.ids) await this.canceller.cancel(cancelSiblings.tenant, id, `sibling ${cancelSiblings.because} failed`).catch(() => undefined);
     }
