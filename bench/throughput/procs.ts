@@ -6,22 +6,11 @@ import net from "node:net";
 import os from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "@millrace/runtime";
 
 export const sleepMs = (ms: number) => sleep(ms);
 
 /** A port the OS says is free right now (the usual small race is acceptable here). */
-export function sparePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 let schedNice = 0;
 
 /**
@@ -155,7 +144,7 @@ export function redisPing(port: number): Promise<boolean> {
 
 /** A private, non-persistent redis-server on a spare port. */
 export async function startRedis(name: string, logDir: string, cwd: string): Promise<{ group: Group; port: number }> {
-  const port = await sparePort();
+  const port = await freePort();
   const group = spawnGroup(name, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
     cwd,
     logDir,
@@ -187,7 +176,7 @@ function postgresBin(): string | undefined {
 export async function startPostgres(name: string, logDir: string, cwd: string): Promise<{ group: Group; port: number; stop(): Promise<void> }> {
   const bin = postgresBin();
   if (!bin) throw new Error("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)");
-  const port = await sparePort();
+  const port = await freePort();
   const dir = mkdtempSync(join(os.tmpdir(), "mr-bench-pg-"));
   const data = join(dir, "data");
   const asRoot = process.getuid?.() === 0;

@@ -3,11 +3,11 @@
 import { spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, reachable } from "@millrace/runtime";
 import type { PollSpec, SubmitSpec } from "./driver";
-import { httpStatus, sparePort, spawnGroup, startPostgres, startRedis, stopGroup, waitUntil, type Group } from "./procs";
+import { httpStatus, spawnGroup, startPostgres, startRedis, stopGroup, waitUntil, type Group } from "./procs";
 
 export interface Ctx {
   /** The workspace root, /work/main. */
@@ -79,7 +79,7 @@ export const celery: SystemDef = {
   label: "seeds' stack (Flask+gunicorn+Celery+Redis)",
   async start(ctx) {
     const redis = await startRedis("celery-redis", ctx.logDir, ctx.benchDir);
-    const port = await sparePort();
+    const port = await freePort();
     const cwd = join(ctx.benchDir, "celery_peer");
     const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}`, PYTHONDONTWRITEBYTECODE: "1" };
     // Two web processes and two prefork children: one per core, as the seeds deploy it.
@@ -121,7 +121,7 @@ export const bullmq: SystemDef = {
   label: "Hono + BullMQ (worker in-process)",
   async start(ctx) {
     const redis = await startRedis("bullmq-redis", ctx.logDir, ctx.benchDir);
-    const port = await sparePort();
+    const port = await freePort();
     const app = spawnTsPeer("bullmq-peer", "bullmq_peer.ts", { PORT: String(port), REDIS_PORT: String(redis.port) }, ctx);
     const groups = [app, redis.group];
     const origin = `http://127.0.0.1:${port}`;
@@ -145,7 +145,7 @@ export const bare: SystemDef = {
   key: "bare",
   label: "bare Hono 202 (does nothing)",
   async start(ctx) {
-    const port = await sparePort();
+    const port = await freePort();
     const app = spawnTsPeer("bare-peer", "bare_peer.ts", { PORT: String(port) }, ctx);
     const origin = `http://127.0.0.1:${port}`;
     try {
@@ -187,15 +187,6 @@ function trainingCsv(rows = 200): string {
   return lines.join("\n") + "\n";
 }
 
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    sock.setTimeout(1000, () => (sock.destroy(), resolve(false)));
-    sock.on("error", () => resolve(false));
-    sock.on("connect", () => (sock.end(), resolve(true)));
-  });
-}
-
 const hasPsql = () => existsSync("/usr/bin/psql");
 function psql(sql: string): void {
   // Best effort: the stack may create the database itself; dropping is clean-up only.
@@ -213,7 +204,7 @@ export const millrace: SystemDef = {
     const command = process.env.MILLRACE_START ?? `pnpm --dir ${ctx.root} stack`;
     const suffix = randomBytes(4).toString("hex");
     const db = `mr_bench_${suffix}`;
-    const port = await sparePort();
+    const port = await freePort();
     const secret = "bench-secret";
     const env: Record<string, string> = {
       DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${db}`,
@@ -222,9 +213,9 @@ export const millrace: SystemDef = {
       JWT_SECRET: secret,
       LOG_LEVEL: "warn",
       // Spare gRPC ports, in case another stack runs on the defaults.
-      STATUS_GRPC_ADDR: `127.0.0.1:${await sparePort()}`,
-      PREDICTOR_GRPC_ADDR: `127.0.0.1:${await sparePort()}`,
-      SCHEDULER_GRPC_ADDR: `127.0.0.1:${await sparePort()}`,
+      STATUS_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+      PREDICTOR_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+      SCHEDULER_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
     };
     // A private JetStream server, like the peers' private Redis: nothing else's traffic on it,
     // it runs at the bench's priority, its CPU is counted, and its streams go away with it.
@@ -232,7 +223,7 @@ export const millrace: SystemDef = {
     let nats: { group: Group; stop(): Promise<void> } | undefined;
     if (process.env.NATS_URL) env.NATS_URL = process.env.NATS_URL;
     else {
-      const natsPort = await sparePort();
+      const natsPort = await freePort();
       const dir = mkdtempSync(join(tmpdir(), "mr-bench-nats-"));
       const group = spawnGroup("millrace-nats", "nats-server", ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", dir], {
         cwd: ctx.root,
@@ -247,7 +238,7 @@ export const millrace: SystemDef = {
       };
       env.NATS_URL = `nats://127.0.0.1:${natsPort}`;
       try {
-        await waitUntil("private nats-server", () => tcpOpen(natsPort), 10_000, [group]);
+        await waitUntil("private nats-server", () => reachable("127.0.0.1", natsPort), 10_000, [group]);
       } catch (err) {
         await nats.stop();
         throw err;
