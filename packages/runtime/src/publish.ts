@@ -63,8 +63,13 @@ export function jobEvent(job: Job, fields: Partial<TaskEvent> & Pick<TaskEvent, 
   });
 }
 
+/** The event with its id filled in (the deterministic one unless it has its own). */
+function withEventId(ev: TaskEvent): TaskEvent {
+  return ev.eventId ? ev : { ...ev, eventId: eventId(ev) };
+}
+
 export function publishEvent(js: JetStreamClient, topo: Topology, ev: TaskEvent, attempts = 5): Promise<PubAck> {
-  const withId = { ...ev, eventId: ev.eventId || eventId(ev) };
+  const withId = withEventId(ev);
   return publishWithRetry(js, topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), withId.eventId, `event ${withId.eventId}`, attempts);
 }
 
@@ -83,7 +88,7 @@ export async function publishDeadLetter(js: JetStreamClient, topo: Topology, job
  * outcome that is published with an ack).
  */
 export function publishEventUnacked(nc: NatsConnection, topo: Topology, ev: TaskEvent): void {
-  const withId = { ...ev, eventId: ev.eventId || eventId(ev) };
+  const withId = withEventId(ev);
   const h = headers();
   h.set("Nats-Msg-Id", withId.eventId);
   nc.publish(topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), { headers: h });
