@@ -197,7 +197,7 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    const js = this.o.nc.jetstream();
+    const js = this.js;
     this.revocations = new RevocationCache(await js.views.kv(this.o.topo.bucket("revocations")), this.o.logger);
     this.limits = new Limits(await js.views.kv(this.o.topo.bucket("limits")), this.clock, Math.max(30_000, this.o.ackWaitMs));
     await this.revocations.start();
@@ -281,7 +281,7 @@ export class Worker {
   /** Stream mode: a continuous pull; each message waits for a slot, then runs. */
   private async streamFrom(kind: string, queue: string): Promise<void> {
     try {
-      const consumer = await this.o.nc.jetstream().consumers.get(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue));
+      const consumer = await this.js.consumers.get(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue));
       const messages = await consumer.consume({ max_messages: this.o.concurrency });
       this.streams.push(messages);
       for await (const m of messages) {
@@ -314,7 +314,7 @@ export class Worker {
     try {
       // no_wait: the server answers at once with what is there, so an empty
       // consumer never holds a slot. (The newer consumer.fetch needs a 1 s expiry.)
-      const batch = this.o.nc.jetstream().fetch(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue), { batch: want, no_wait: true });
+      const batch = this.js.fetch(this.o.topo.jobsStream, this.o.topo.jobConsumer(kind, queue), { batch: want, no_wait: true });
       // A no-wait pull that got part of its batch can be left open by the
       // server; end it ourselves rather than hold its slots forever.
       const guard = setTimeout(() => batch.stop(), 1_000);
