@@ -516,33 +516,29 @@ export class Worker {
   private async waitForLimits(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, run: Run): Promise<boolean> {
     this.waitingForLimits += 1;
     try {
-      return await this.waitForLimitsInner(msg, job, policy, key, run);
+      let logged = false;
+      for (;;) {
+        if (this.revocations.has(job.taskId)) return false;
+        const wait = await this.limits.takeToken(job.kind, policy);
+        if (wait === 0) break;
+        if (!logged) run.logger.info({ wait_ms: wait }, "waiting for the rate limit");
+        logged = true;
+        msg.working();
+        await new Promise((r) => setTimeout(r, Math.min(wait, 250)));
+      }
+      if (!key || !policy.concurrencyPerKey) return true;
+      logged = false;
+      while (!(await this.limits.acquire(job.kind, key, job.taskId, policy.concurrencyPerKey))) {
+        if (this.revocations.has(job.taskId)) return false;
+        if (!logged) run.logger.info({ key }, "waiting for a concurrency slot");
+        logged = true;
+        msg.working();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return true;
     } finally {
       this.waitingForLimits -= 1;
     }
-  }
-
-  private async waitForLimitsInner(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, run: Run): Promise<boolean> {
-    let logged = false;
-    for (;;) {
-      if (this.revocations.has(job.taskId)) return false;
-      const wait = await this.limits.takeToken(job.kind, policy);
-      if (wait === 0) break;
-      if (!logged) run.logger.info({ wait_ms: wait }, "waiting for the rate limit");
-      logged = true;
-      msg.working();
-      await new Promise((r) => setTimeout(r, Math.min(wait, 250)));
-    }
-    if (!key || !policy.concurrencyPerKey) return true;
-    logged = false;
-    while (!(await this.limits.acquire(job.kind, key, job.taskId, policy.concurrencyPerKey))) {
-      if (this.revocations.has(job.taskId)) return false;
-      if (!logged) run.logger.info({ key }, "waiting for a concurrency slot");
-      logged = true;
-      msg.working();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return true;
   }
 
   private async settleFailure(run: Run, retry: RetryPolicy, err: unknown): Promise<void> {
