@@ -50,5 +50,6 @@ export type { ThreadRunOptions, TrainingPoolOptions } from "./training-pool";
 
 // Serving
 export { loadModel } from "./predictor";
+export { forEachTimeSlice } from "./time-slices";
 export type { LoadedModel, PredictOutput, RowExplanation, ModelInfo, ExplainOptions } from "./predictor";
 export type { OutputSpace } from "./models/types";

@@ -11,6 +11,7 @@ import { argmaxRows } from "./metrics";
 import { loadFittedModel } from "./models/registry";
 import type { Explanation, FittedModel, OutputSpace } from "./models/types";
 import { PREPROCESSING_NODES } from "./nodes/registry";
+import { forEachTimeSlice } from "./time-slices";
 import type { ApplyContext, Task } from "./nodes/types";
 import { labelKey, publicLabel, type ArtifactBody } from "./pipeline";
 
@@ -148,24 +149,18 @@ class Loaded implements LoadedModel {
     const best = this.a.task === "classification" ? argmaxRows(out, n, this.labels.length) : undefined;
     const p = this.a.features.length;
     const e: Explanation = { base: new Float64Array(n), phi: new Float64Array(n * p), output: new Float64Array(n), space: "value" };
-    const sliceMs = opts.sliceMs ?? 20;
-    let step = 1;
-    for (let i = 0; i < n; ) {
-      opts.signal?.throwIfAborted();
-      const m = Math.min(step, n - i);
-      const t0 = performance.now();
-      const part = this.model.explain(X.subarray(i * p, (i + m) * p), m, best?.subarray(i, i + m));
-      const ms = performance.now() - t0;
-      e.base.set(part.base, i);
-      e.phi.set(part.phi, i * p);
-      e.output.set(part.output, i);
-      e.space = part.space;
-      i += m;
-      // Rows cost about the same, so the next slice is sized from this one's time (growing at most 4×).
-      step = Math.max(1, Math.min(m * 4, Math.floor((m * sliceMs) / Math.max(ms, 0.001))));
-      opts.onProgress?.(i, n);
-      if (i < n) await new Promise<void>((r) => setImmediate(r));
-    }
+    await forEachTimeSlice(
+      n,
+      (start, end) => {
+        const part = this.model.explain(X.subarray(start * p, end * p), end - start, best?.subarray(start, end));
+        e.base.set(part.base, start);
+        e.phi.set(part.phi, start * p);
+        e.output.set(part.output, start);
+        e.space = part.space;
+        opts.onProgress?.(end, n);
+      },
+      { sliceMs: opts.sliceMs ?? 20, signal: opts.signal },
+    );
     return this.explanations(e, out, best, n);
   }
 

@@ -1,5 +1,5 @@
 import type { DatasetStore, Registry } from "@millrace/artifacts";
-import { loadModel, parseCsvToFrameInSlices, type DataFrame, type LoadedModel } from "@millrace/ml";
+import { forEachTimeSlice, loadModel, parseCsvToFrameInSlices, type DataFrame, type LoadedModel } from "@millrace/ml";
 import { DataError, type Pool } from "@millrace/runtime";
 import type { JobContext } from "@millrace/worker";
 
@@ -58,26 +58,21 @@ export async function scoreInSlices(
   if (!target) throw new DataError(`the dataset has no column ${targetName}`, { field: "target" });
   const actual: unknown[] = [];
   const predicted: unknown[] = [];
-  // The first slice is small; each next one is sized from the last one's time (growing at most 4×).
-  let step = 100;
-  for (let start = 0; start < frame.nRows; ) {
-    if (start > 0) await new Promise<void>((r) => setImmediate(r));
-    signal.throwIfAborted();
-    const t0 = performance.now();
-    const end = Math.min(frame.nRows, start + step);
-    const rows: Record<string, unknown>[] = [];
-    for (let r = start; r < end; r++) {
-      if (target.values[r] === null) continue;
-      const row: Record<string, unknown> = {};
-      for (const c of frame.columns) if (c.name !== targetName) row[c.name] = c.values[r];
-      rows.push(row);
-      actual.push(target.values[r]);
-    }
-    if (rows.length) for (const p of model.predict(rows).predictions) predicted.push(p);
-    const took = end - start;
-    step = Math.max(1, Math.min(took * 4, Math.floor((took * sliceMs) / Math.max(performance.now() - t0, 0.01))));
-    start = end;
-  }
+  await forEachTimeSlice(
+    frame.nRows,
+    (start, end) => {
+      const rows: Record<string, unknown>[] = [];
+      for (let r = start; r < end; r++) {
+        if (target.values[r] === null) continue;
+        const row: Record<string, unknown> = {};
+        for (const c of frame.columns) if (c.name !== targetName) row[c.name] = c.values[r];
+        rows.push(row);
+        actual.push(target.values[r]);
+      }
+      if (rows.length) for (const p of model.predict(rows).predictions) predicted.push(p);
+    },
+    { sliceMs, firstRows: 100, signal },
+  );
   return { actual, predicted };
 }
 
