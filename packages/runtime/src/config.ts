@@ -36,4 +36,12 @@ export const baseConfigSchema = z.object({
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;
 
+/** The health server's settings (spread into a back-end service's schema); each service has its own default port. */
+export function healthConfigShape(defaultPort: number) {
+  return {
+    HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).default(defaultPort),
+    HEALTH_HOST: z.string().default("0.0.0.0"),
+  };
+}
+
 export { z };

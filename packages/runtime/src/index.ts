@@ -1,7 +1,7 @@
 // @millrace/runtime: what every service shares — config, logging, typed
 // errors, clock, NATS topology and publishing, Postgres and migrations, gRPC
 // plumbing, health endpoints and shutdown.
-export { loadConfig, baseConfigSchema, z } from "./config";
+export { loadConfig, baseConfigSchema, healthConfigShape, z } from "./config";
 export type { BaseConfig } from "./config";
 export { createLogger, redactUrl } from "./logger";
 export type { Logger } from "./logger";

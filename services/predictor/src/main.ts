@@ -3,6 +3,7 @@ import { PredictorServiceService, RegistryServiceService, StatusServiceClient } 
 import { initBackend } from "@millrace/ml";
 import {
   baseConfigSchema,
+  healthConfigShape,
   connectInfrastructure,
   isEntryFile,
   runService,
@@ -31,8 +32,7 @@ const list = (s: string) =>
 
 export const configSchema = baseConfigSchema.extend({
   PREDICTOR_LISTEN: z.string().default("127.0.0.1:50052"),
-  HEALTH_PORT: z.coerce.number().int().min(0).default(8082),
-  HEALTH_HOST: z.string().default("0.0.0.0"),
+  ...healthConfigShape(8082),
   PREDICTOR_QUEUES: z.string().default("default,high,batch").transform(list),
   PREDICTOR_KINDS: z.string().default("predict,explain").transform(list),
   PREDICTOR_CONCURRENCY: z.coerce.number().int().positive().default(64),

@@ -7,6 +7,7 @@ import {
   GRPC_CHANNEL_OPTIONS,
   Topology,
   baseConfigSchema,
+  healthConfigShape,
   connectNats,
   natsOptionsFrom,
   connectPostgres,
@@ -38,8 +39,7 @@ export const LEASE_KEY = "scheduler";
 export const configSchema = baseConfigSchema
   .extend({
     // SCHEDULER_GRPC_ADDR (from the base schema) is where this service listens.
-    HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).default(8083),
-    HEALTH_HOST: z.string().default("0.0.0.0"),
+    ...healthConfigShape(8083),
     LEASE_TTL_MS: z.coerce.number().int().min(300).default(10_000),
     TICK_MS: z.coerce.number().int().min(10).default(1_000),
     SCHEDULER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),

@@ -1,6 +1,7 @@
 import { StatusServiceService, TaskChanged } from "@millrace/contracts";
 import {
   baseConfigSchema,
+  healthConfigShape,
   connectInfrastructure,
   isEntryFile,
   runService,
@@ -27,8 +28,7 @@ import { TaskStore } from "./store";
 
 export const configSchema = baseConfigSchema.extend({
   STATUS_LISTEN: z.string().default("127.0.0.1:50051"),
-  HEALTH_PORT: z.coerce.number().int().min(0).default(8081),
-  HEALTH_HOST: z.string().default("0.0.0.0"),
+  ...healthConfigShape(8081),
   RESULT_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
   IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
   RECONCILE_AFTER_MS: z.coerce.number().int().positive().default(30_000),

@@ -3,6 +3,7 @@ import { StatusServiceClient } from "@millrace/contracts";
 import { initBackend, TrainingPool } from "@millrace/ml";
 import {
   baseConfigSchema,
+  healthConfigShape,
   connectInfrastructure,
   isEntryFile,
   runService,
@@ -30,8 +31,7 @@ const list = (s: string) =>
     .filter(Boolean);
 
 export const configSchema = baseConfigSchema.extend({
-  HEALTH_PORT: z.coerce.number().int().min(0).default(8084),
-  HEALTH_HOST: z.string().default("0.0.0.0"),
+  ...healthConfigShape(8084),
   TRAINER_QUEUES: z.string().default("default,high,batch").transform(list),
   TRAINER_KINDS: z.string().default("train,pipeline,forecast,train_product,maintenance").transform(list),
   TRAINER_CONCURRENCY: z.coerce.number().int().positive().default(2),
