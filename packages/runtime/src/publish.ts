@@ -1,5 +1,5 @@
 import { headers, type JetStreamClient, type NatsConnection, type PubAck } from "nats";
-import { Job, TaskEvent } from "@millrace/contracts";
+import { Job, TaskEvent, TaskEventBatch } from "@millrace/contracts";
 import { DependencyUnavailableError } from "./errors";
 import type { Topology } from "./topology";
 
@@ -69,8 +69,31 @@ function withEventId(ev: TaskEvent): TaskEvent {
 }
 
 export function publishEvent(js: JetStreamClient, topo: Topology, ev: TaskEvent, attempts = 5): Promise<PubAck> {
+  const { eventId: id, data } = encodeEvent(ev);
+  return publishEncodedEvent(js, topo, ev.taskId, id, data, attempts);
+}
+
+/** The encoded event with its id filled in, for callers that batch or size events. */
+export function encodeEvent(ev: TaskEvent): { eventId: string; data: Uint8Array } {
   const withId = withEventId(ev);
-  return publishWithRetry(js, topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), withId.eventId, `event ${withId.eventId}`, attempts);
+  return { eventId: withId.eventId, data: TaskEvent.encode(withId).finish() };
+}
+
+/**
+ * Publishes events already encoded by encodeEvent as one TaskEventBatch on
+ * events._batch.v1, deduped by `batchId` (the same on every try).
+ */
+export function publishEventBatch(js: JetStreamClient, topo: Topology, encoded: Uint8Array[], batchId: string, attempts = 5): Promise<PubAck> {
+  // TaskEventBatch is `repeated TaskEvent events = 1`: each event is field 1,
+  // length-delimited, so the already-encoded events are framed, not re-encoded.
+  const w = TaskEventBatch.encode({ events: [] });
+  for (const e of encoded) w.uint32(10).bytes(e);
+  return publishWithRetry(js, topo.eventBatchSubject, w.finish(), batchId, `event batch ${batchId}`, attempts);
+}
+
+/** The events of a stored message from the events stream: a batch or a single event. */
+export function decodeEvents(topo: Topology, subject: string, data: Uint8Array): TaskEvent[] {
+  return subject === topo.eventBatchSubject ? TaskEventBatch.decode(data).events : [TaskEvent.decode(data)];
 }
 
 /** Keeps the raw job in the dead-letter stream (deduped per task generation). */
@@ -88,8 +111,18 @@ export async function publishDeadLetter(js: JetStreamClient, topo: Topology, job
  * outcome that is published with an ack).
  */
 export function publishEventUnacked(nc: NatsConnection, topo: Topology, ev: TaskEvent): void {
-  const withId = withEventId(ev);
+  const { eventId: id, data } = encodeEvent(ev);
+  publishEncodedUnacked(nc, topo, ev.taskId, id, data);
+}
+
+/** publishEventUnacked for an event already encoded by encodeEvent. */
+export function publishEncodedUnacked(nc: NatsConnection, topo: Topology, taskId: string, eventId: string, data: Uint8Array): void {
   const h = headers();
-  h.set("Nats-Msg-Id", withId.eventId);
-  nc.publish(topo.eventSubject(ev.taskId), TaskEvent.encode(withId).finish(), { headers: h });
+  h.set("Nats-Msg-Id", eventId);
+  nc.publish(topo.eventSubject(taskId), data, { headers: h });
+}
+
+/** publishEvent for an event already encoded by encodeEvent. */
+export function publishEncodedEvent(js: JetStreamClient, topo: Topology, taskId: string, eventId: string, data: Uint8Array, attempts = 5): Promise<PubAck> {
+  return publishWithRetry(js, topo.eventSubject(taskId), data, eventId, `event ${eventId}`, attempts);
 }

@@ -72,6 +72,14 @@ export class Topology {
   eventSubject(taskId: string): string {
     return `${this.subjectPrefix}events.${taskId}`;
   }
+  /**
+   * Where workers publish TaskEventBatch messages. Three tokens, so it never
+   * equals a task's two-token events.<task_id>; inside events.>, so the
+   * projector's consumer reads both.
+   */
+  get eventBatchSubject(): string {
+    return `${this.subjectPrefix}events._batch.v1`;
+  }
   get eventsWildcard(): string {
     return `${this.subjectPrefix}events.>`;
   }

@@ -1,16 +1,19 @@
-import type { JetStreamClient, NatsConnection } from "nats";
+import type { JetStreamClient } from "nats";
 import { TaskState, type Job, type Progress, type TaskError, type TaskEvent } from "@millrace/contracts";
-import { jobEvent, publishEvent, publishEventUnacked, type Clock, type Topology } from "@millrace/runtime";
+import { jobEvent, publishEvent, type Clock, type Topology } from "@millrace/runtime";
+import type { EventBatcher } from "./event-batch";
 
 /**
  * Emits the events of one attempt of one task with increasing sequence
- * numbers, so the status projection can order them.
+ * numbers, so the status projection can order them. STARTED and the outcome
+ * go through the worker's EventBatcher; PROGRESS and RETRY are published
+ * alone on the task's subject, after a STARTED the batcher still holds.
  */
 export class AttemptEvents {
   private seq = 0;
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly batcher: EventBatcher,
     private readonly js: JetStreamClient,
     private readonly topo: Topology,
     private readonly clock: Clock,
@@ -24,13 +27,16 @@ export class AttemptEvents {
     return jobEvent(this.job, { state, attempt: this.attempt, seq: this.seq, atMs: this.clock.now(), workerId: this.workerId, ...extra });
   }
 
+  /** Published alone on the task's subject, and acknowledged. */
   emit(state: TaskState, extra: Partial<TaskEvent> = {}): Promise<unknown> {
-    return publishEvent(this.js, this.topo, this.build(state, extra));
+    const ev = this.build(state, extra);
+    this.batcher.release(ev);
+    return publishEvent(this.js, this.topo, ev);
   }
 
   /** Not acknowledged: the outcome event that follows is, and the projection orders them. */
   started(): void {
-    publishEventUnacked(this.nc, this.topo, this.build(TaskState.STARTED));
+    this.batcher.started(this.build(TaskState.STARTED));
   }
 
   progress(p: Progress): Promise<unknown> {
@@ -38,11 +44,11 @@ export class AttemptEvents {
   }
 
   success(result: unknown): Promise<unknown> {
-    return this.emit(TaskState.SUCCESS, { resultJson: Buffer.from(JSON.stringify(result ?? null)) });
+    return this.batcher.outcome(this.build(TaskState.SUCCESS, { resultJson: Buffer.from(JSON.stringify(result ?? null)) }));
   }
 
   failure(error: TaskError, state: TaskState = TaskState.FAILURE): Promise<unknown> {
-    return this.emit(state, { error });
+    return this.batcher.outcome(this.build(state, { error }));
   }
 
   retry(error: TaskError, nextAttemptAtMs: number): Promise<unknown> {

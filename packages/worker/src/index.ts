@@ -2,6 +2,8 @@
 export { Worker } from "./worker";
 export type { JobContext, JobHandler, KindPolicy, WorkerOptions } from "./worker";
 export { AttemptEvents } from "./events";
+export { EventBatcher } from "./event-batch";
+export type { EventBatcherOptions } from "./event-batch";
 export { RevocationCache } from "./revocations";
 export { Limits, concurrencyKey, parseLimits, parseTimeLimits } from "./limits";
 export type { LimitPolicy } from "./limits";

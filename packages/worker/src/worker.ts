@@ -18,6 +18,7 @@ import {
   type Topology,
 } from "@millrace/runtime";
 import { NoHandlerError, TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
+import { EventBatcher } from "./event-batch";
 import { AttemptEvents } from "./events";
 import { concurrencyKey, Limits, type LimitPolicy } from "./limits";
 import { RevocationCache } from "./revocations";
@@ -161,6 +162,7 @@ export class Worker {
   private leaseTimer?: NodeJS.Timeout;
   private readonly leaseEveryMs: number;
   private jsClient?: JetStreamClient;
+  private eventBatcher?: EventBatcher;
   private free: number;
   private stopping = false;
   private cancelSub?: Subscription;
@@ -185,6 +187,11 @@ export class Worker {
   /** One JetStream client for every job (nc.jetstream() builds a new one each call). */
   private get js(): JetStreamClient {
     return (this.jsClient ??= this.o.nc.jetstream());
+  }
+
+  /** Publishes the STARTED and outcome events of jobs ending in the same turn together. */
+  private get batcher(): EventBatcher {
+    return (this.eventBatcher ??= new EventBatcher(this.o.nc, this.js, this.o.topo));
   }
 
   get kinds(): string[] {
@@ -369,7 +376,7 @@ export class Worker {
     const js = this.js;
     const deliveries = msg.info.redeliveryCount;
     const attempt = job.attemptBase + deliveries;
-    const events = new AttemptEvents(this.o.nc, js, this.o.topo, this.clock, job, attempt, this.workerId);
+    const events = new AttemptEvents(this.batcher, js, this.o.topo, this.clock, job, attempt, this.workerId);
     // run.logger (the child logger with task_id, kind, attempt) is made on first use.
     const run = new Run(job, attempt, msg, events, this.o.logger, this.o.cancelGraceMs ?? 800);
     const { retry, soft, hard } = this.policy(job);
@@ -423,8 +430,8 @@ export class Worker {
     if (soft > 0) softTimer = setTimeout(() => run.abort(new TimeLimitExceeded(`soft time limit of ${soft} ms exceeded`, false)), soft);
 
     try {
-      // STARTED is not awaited: the outcome event below is, and JetStream keeps
-      // one connection's publishes to a subject in order.
+      // STARTED is not awaited: the outcome event below is. The batcher holds
+      // it until the turn ends and publishes it with the outcome if that came.
       events.started();
       if (this.o.logger.isLevelEnabled("debug")) run.logger.debug("task started"); // the status service logs every transition at info
       if (!handler) throw new NoHandlerError(job.kind);

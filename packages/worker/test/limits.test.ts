@@ -1,6 +1,6 @@
 import { afterEach, describe, it } from "vitest";
-import { Job, TaskEvent, TaskState } from "@millrace/contracts";
-import { createLogger, ManualClock, publishJob } from "@millrace/runtime";
+import { Job, TaskState } from "@millrace/contracts";
+import { createLogger, decodeEvents, ManualClock, publishJob } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
 import { Worker, type JobHandler, type LimitPolicy } from "@millrace/worker";
 
@@ -14,8 +14,7 @@ describe("limits across worker replicas (real NATS KV)", () => {
   async function replicas(n: number, handler: JobHandler, limits: LimitPolicy, clock: ManualClock) {
     fx.nc.subscribe(fx.topo.eventsWildcard, {
       callback: (_e, m) => {
-        const ev = TaskEvent.decode(m.data);
-        events.set(ev.taskId, [...(events.get(ev.taskId) ?? []), ev.state]);
+        for (const ev of decodeEvents(fx.topo, m.subject, m.data)) events.set(ev.taskId, [...(events.get(ev.taskId) ?? []), ev.state]);
       },
     });
     await fx.nc.flush();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CancelNotice, Job, TaskEvent, TaskState } from "@millrace/contracts";
-import { createLogger, publishJob, TransientError, ValidationError } from "@millrace/runtime";
+import { createLogger, decodeEvents, publishJob, TransientError, ValidationError } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
 import { parseTimeLimits, Worker, type JobHandler } from "@millrace/worker";
 
@@ -31,8 +31,8 @@ const collected = new Map<string, TaskEvent[]>();
 function collect(fx: NatsFixture): void {
   fx.nc.subscribe(fx.topo.eventsWildcard, {
     callback: (_e, m) => {
-      const ev = TaskEvent.decode(m.data);
-      collected.set(ev.taskId, [...(collected.get(ev.taskId) ?? []), ev]);
+      // A worker's batch (events._batch.v1) carries several tasks' events.
+      for (const ev of decodeEvents(fx.topo, m.subject, m.data)) collected.set(ev.taskId, [...(collected.get(ev.taskId) ?? []), ev]);
     },
   });
 }
@@ -270,6 +270,27 @@ describe("worker (real NATS)", () => {
       // Well under the 1 s a fetch would hold a slot if consumers were polled in turn.
       await waitFor(async () => (await states(fx, id)).includes(TaskState.SUCCESS), { timeoutMs: 5_000, what: id });
     }
+  });
+
+  it("stores the events of short jobs that end together in a few batch messages, not two messages per job", async () => {
+    fx = await natsFixture({ ackWaitMs: 5_000 });
+    collect(fx);
+    await fx.nc.flush();
+    const ids = Array.from({ length: 30 }, (_, i) => `short-${i}`);
+    // Queued before the worker starts, so its first fetch takes them together.
+    await Promise.all(ids.map((id) => publishJob(fx.nc.jetstream(), fx.topo, job(id))));
+    worker = new Worker({ service: "test", nc: fx.nc, topo: fx.topo, queues: ["default"], concurrency: 64, ackWaitMs: 5_000, logger, handlers: { predict: async () => "ok" } });
+    await worker.start();
+    await waitFor(async () => {
+      for (const id of ids) if (!(await states(fx, id)).includes(TaskState.SUCCESS)) return false;
+      return true;
+    });
+    for (const id of ids) expect(await states(fx, id)).toEqual([TaskState.STARTED, TaskState.SUCCESS]);
+    const jsm = await fx.nc.jetstreamManager();
+    const messages = (await jsm.streams.info(fx.topo.eventsStream)).state.messages;
+    expect(messages).toBeLessThan(ids.length); // one per job would be 30, two per job 60
+    // Every job was acked after its batch was stored: nothing is left to redeliver.
+    await waitFor(async () => (await jsm.consumers.info(fx.topo.jobsStream, fx.topo.jobConsumer("predict", "default"))).num_ack_pending === 0);
   });
 
   it("stream mode (short jobs) runs every job and never exceeds its concurrency", async () => {

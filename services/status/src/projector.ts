@@ -1,13 +1,20 @@
 import { AckPolicy, type JsMsg, type NatsConnection } from "nats";
-import { TaskEvent } from "@millrace/contracts";
+import type { TaskEvent } from "@millrace/contracts";
 import type { Logger, Pool, Topology } from "@millrace/runtime";
-import { stateName } from "@millrace/runtime";
+import { decodeEvents, stateName } from "@millrace/runtime";
 import { announceChange } from "./notices";
 import { projectBatch, type ProjectionOptions, type TaskRow } from "./projection";
 import type { TaskStore } from "./store";
 
 export interface ProjectorOptions extends ProjectionOptions {
+  /** Events per transaction (a batch message counts as its events). */
   batchMax: number;
+}
+
+/** A received message with its events; none when it could not be decoded. */
+interface Received {
+  m: JsMsg;
+  events: TaskEvent[] | undefined;
 }
 
 /**
@@ -17,7 +24,7 @@ export interface ProjectorOptions extends ProjectionOptions {
  * Batches form naturally: while one commit runs, the next batch accumulates.
  */
 export class Projector {
-  private buffer: JsMsg[] = [];
+  private buffer: Received[] = [];
   private ackAll = false;
   private flushing = false;
   private scheduled = false;
@@ -47,7 +54,8 @@ export class Projector {
     void (async () => {
       for await (const m of messages) {
         if (this.stopped) break;
-        this.buffer.push(m);
+        const r = this.decode(m);
+        this.buffer.push(r);
         this.schedule();
       }
     })().catch((err) => this.logger.error({ err }, "projector consume loop ended"));
@@ -68,8 +76,14 @@ export class Projector {
     this.flushing = true;
     try {
       while (this.buffer.length) {
-        const batch = this.buffer.splice(0, this.opts.batchMax);
-        await this.commit(batch);
+        // Whole messages, up to batchMax events (always at least one message).
+        let n = 0;
+        let events = 0;
+        while (n < this.buffer.length && (n === 0 || events + (this.buffer[n].events?.length ?? 1) <= this.opts.batchMax)) {
+          events += this.buffer[n].events?.length ?? 1;
+          n += 1;
+        }
+        await this.commit(this.buffer.splice(0, n));
       }
     } finally {
       this.flushing = false;
@@ -78,16 +92,23 @@ export class Projector {
     }
   }
 
-  private async commit(batch: JsMsg[]): Promise<void> {
+  private decode(m: JsMsg): Received {
+    try {
+      // A worker's TaskEventBatch (events._batch.v1) or one event (events.<task_id>).
+      return { m, events: decodeEvents(this.topo, m.subject, m.data) };
+    } catch (err) {
+      // A message that is not a TaskEvent can never be projected: dropped loudly at its commit.
+      this.logger.error({ err, seq: m.seq, subject: m.subject }, "undecodable event; terminating it");
+      return { m, events: undefined };
+    }
+  }
+
+  private async commit(received: Received[]): Promise<void> {
+    const batch = received.map((r) => r.m);
     const events: TaskEvent[] = [];
-    for (const m of batch) {
-      try {
-        events.push(TaskEvent.decode(m.data));
-      } catch (err) {
-        // A message that is not a TaskEvent can never be projected: drop it loudly.
-        this.logger.error({ err, seq: m.seq, subject: m.subject }, "undecodable event; terminating it");
-        m.term();
-      }
+    for (const r of received) {
+      if (r.events) for (const ev of r.events) events.push(ev);
+      else r.m.term();
     }
     for (let attempt = 0; ; attempt++) {
       const client = await this.pool.connect().catch((err) => err as Error);

@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from "nats";
-import { TaskEvent } from "@millrace/contracts";
+import { TaskEvent, TaskState } from "@millrace/contracts";
 import { isTerminal, type Topology } from "@millrace/runtime";
 import { applyEvent, type ProjectionOptions, type TaskRow } from "./projection";
 import type { TaskStore } from "./store";
@@ -23,6 +23,36 @@ export async function storedEvents(nc: NatsConnection, topo: Topology, taskId: s
     seq = m.seq + 1;
   }
   return out;
+}
+
+/**
+ * The replay of a task's own subject, plus the STARTED of its last attempt
+ * when a worker published that in a TaskEventBatch (it does so only for an
+ * attempt whose outcome came in the same turn, with no event in between, so
+ * nothing of that attempt is on the task's subject). It is rebuilt from the
+ * attempt record the projection kept.
+ */
+export function replayEvents(stored: TaskEvent[], current: TaskRow): TaskEvent[] {
+  const rec = current.history.find((h) => h.attempt === current.attempt);
+  if (!rec || !rec.startedAtMs) return stored;
+  const mine = (e: TaskEvent) => e.generation === current.generation && e.attempt === current.attempt;
+  if (stored.some(mine)) return stored;
+  const started = TaskEvent.fromPartial({
+    taskId: current.taskId,
+    tenant: current.tenant,
+    kind: current.kind,
+    queue: current.queue,
+    name: current.name,
+    parentId: current.parentId ?? "",
+    createdAtMs: current.createdAt,
+    generation: current.generation,
+    attempt: current.attempt,
+    seq: 1, // STARTED is an attempt's first event
+    state: TaskState.STARTED,
+    atMs: rec.startedAtMs,
+    workerId: rec.workerId,
+  });
+  return [...stored, started];
 }
 
 /**
@@ -53,7 +83,7 @@ export async function watchTask(
     // Tenant check first: another tenant's task is a 404 before anything is sent.
     const current = await store.get(tenant, taskId);
     let replayed: TaskRow | undefined;
-    for (const ev of history ? await storedEvents(nc, topo, taskId) : []) {
+    for (const ev of history ? replayEvents(await storedEvents(nc, topo, taskId), current) : []) {
       const next = applyEvent(replayed, ev, projection);
       if (!next || next.generation !== current.generation) continue;
       replayed = next;

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { Job, StatusServiceClient, TaskChanged, TaskEvent, TaskState, type Task } from "@millrace/contracts";
-import { call, createLogger, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent } from "@millrace/runtime";
+import { call, createLogger, encodeEvent, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent, publishEventBatch } from "@millrace/runtime";
 import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { configSchema, startStatus, type StatusService } from "../src/main";
 
@@ -260,6 +260,43 @@ describe("status service (real NATS + Postgres)", () => {
     expect((await db.pool.query("select count(*)::int n from tasks")).rows[0].n).toBe(0);
     await expect(call(client, client.getTask, { tenant: "acme", taskId: "exp-1" })).rejects.toMatchObject({ code: "GONE" });
     await expect(call(client, client.getTask, { tenant: "other", taskId: "exp-1" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("projects a worker's TaskEventBatch like its events one by one, and a late watcher still sees the batched STARTED", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const a = job("batch-a");
+    const b = job("batch-b");
+    for (const j of [a, b]) await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    const startedAt = Date.now() - 5;
+    // As a worker sends two predictions that ended in the same turn: STARTED and outcome of each, one message.
+    const encoded = [
+      event(a, TaskState.STARTED, 1, 1, { atMs: startedAt }),
+      event(a, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from('{"y":1}') }),
+      event(b, TaskState.STARTED, 1, 1, { atMs: startedAt }),
+      event(b, TaskState.FAILURE, 1, 2, { error: { type: "ValueError", message: "bad row", code: "VALIDATION", retryable: false } }),
+    ].map((e) => encodeEvent(e).data);
+    await publishEventBatch(nats.nc.jetstream(), nats.topo, encoded, "batch-1");
+    // The same batch again (a publish retried after a lost PubAck) is dropped by its id.
+    const again = await publishEventBatch(nats.nc.jetstream(), nats.topo, encoded, "batch-1");
+    expect(again.duplicate).toBe(true);
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "batch-b" })).state === TaskState.FAILURE);
+    const ta = await call(client, client.getTask, { tenant: "acme", taskId: "batch-a" });
+    expect(ta).toMatchObject({ state: TaskState.SUCCESS, attempts: 1, startedAtMs: startedAt });
+    expect(JSON.parse(Buffer.from(ta.resultJson).toString())).toEqual({ y: 1 });
+    const tb = await call(client, client.getTask, { tenant: "acme", taskId: "batch-b" });
+    expect(tb.error).toMatchObject({ type: "ValueError", message: "bad row" });
+    // Nothing of either task is on its own subject, yet the history still starts at STARTED.
+    const seen: Task[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.watchTask({ tenant: "acme", taskId: "batch-a", history: true });
+      stream.on("data", (t: Task) => seen.push(t));
+      stream.on("end", () => resolve());
+      stream.on("error", reject);
+    });
+    expect(seen.map((t) => t.state)).toEqual([TaskState.STARTED, TaskState.SUCCESS]);
+    expect(seen[0].startedAtMs).toBe(startedAt);
   });
 
   it("WatchTask sends a late subscriber the task's history (every stored transition) before the end", async () => {

@@ -39,6 +39,17 @@ export interface TaskEvent {
   generation: number;
 }
 
+/**
+ * Several task events in one stored message, on events._batch.v1: a worker
+ * publishes the STARTED and outcome events of the jobs that finished in the
+ * same turn together, so a short job costs the event stream one message per
+ * batch instead of two per job. The projection reads each event as if it had
+ * come alone; Nats-Msg-Id is the batch's own id.
+ */
+export interface TaskEventBatch {
+  events: TaskEvent[];
+}
+
 /** Core-NATS broadcast telling running workers to stop a task now. */
 export interface CancelNotice {
   taskId: string;
@@ -477,6 +488,75 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     message.workerId = object.workerId ?? "";
     message.name = object.name ?? "";
     message.generation = object.generation ?? 0;
+    return message;
+  },
+};
+
+function createBaseTaskEventBatch(): TaskEventBatch {
+  return { events: [] };
+}
+
+export const TaskEventBatch: MessageFns<TaskEventBatch> = {
+  encode(message: TaskEventBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      TaskEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskEventBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskEventBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(TaskEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskEventBatch {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => TaskEvent.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TaskEventBatch): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => TaskEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TaskEventBatch>): TaskEventBatch {
+    return TaskEventBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TaskEventBatch>): TaskEventBatch {
+    const message = createBaseTaskEventBatch();
+    message.events = object.events?.map((e) => TaskEvent.fromPartial(e)) || [];
     return message;
   },
 };
