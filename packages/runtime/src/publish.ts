@@ -44,6 +44,19 @@ export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: 
   );
 }
 
+/**
+ * Publishes a job without waiting for JetStream's acknowledgement: the stream
+ * stores it (deduped by its Nats-Msg-Id) all the same. For a job whose task
+ * row, with the job in it, is already in Postgres: if the message is lost the
+ * status service's reconciler republishes it (see Reconciler). Throws only
+ * when the connection is closed.
+ */
+export function publishJobUnacked(nc: NatsConnection, topo: Topology, job: Job): void {
+  const h = headers();
+  h.set("Nats-Msg-Id", jobMessageId(job));
+  nc.publish(topo.jobSubject(job.kind, job.queue), Job.encode(job).finish(), { headers: h });
+}
+
 export function eventId(ev: Pick<TaskEvent, "taskId" | "generation" | "attempt" | "seq">): string {
   return `${ev.taskId}:${ev.generation}:${ev.attempt}:${ev.seq}`;
 }

@@ -340,6 +340,7 @@ export interface Harness {
   logger: Logger;
   shutdown: AbortController;
   /** Messages now in this namespace's JOBS stream. */
+  /** Jobs in the stream, counting every publish the gateway made before the call. */
   jobCount(): Promise<number>;
   cleanup(): Promise<void>;
 }
@@ -396,6 +397,7 @@ export async function createHarness(opts: { config?: Record<string, string>; sta
   };
   const app = buildApp(deps);
   const jsm = await nats.nc.jetstreamManager();
+  let sentinels = 0;
   return {
     nats,
     db,
@@ -409,7 +411,13 @@ export async function createHarness(opts: { config?: Record<string, string>; sta
     logger,
     shutdown,
     async jobCount() {
-      return (await jsm.streams.info(nats.topo.jobsStream)).state.messages;
+      // The gateway publishes jobs without waiting for JetStream's ack, so a
+      // count right after a response could miss one still on its way. A
+      // sentinel published (acked) on the same connection is stored after
+      // every earlier publish of that connection: once it is acked, the count
+      // is settled. Sentinels are on a subject no consumer reads, and are not counted.
+      await deps.js.publish(`${nats.topo.jobsWildcard.slice(0, -1)}_sentinel.${++sentinels}`, new Uint8Array());
+      return (await jsm.streams.info(nats.topo.jobsStream)).state.messages - sentinels;
     },
     async cleanup() {
       shutdown.abort();

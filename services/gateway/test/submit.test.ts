@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Job } from "@millrace/contracts";
 import { uniqueName } from "@millrace/testkit";
+import { connectNats } from "@millrace/runtime";
 import { createHarness, requester, token, type Harness } from "./harness";
 
 let h: Harness;
@@ -272,7 +273,10 @@ describe("when the status service is unreachable", () => {
 describe("when publishing fails", () => {
   it("still answers 202: the PENDING row exists and the reconciler republishes", async () => {
     const tenant = uniqueName("tenant_");
-    const failing = { ...h.deps, js: { publish: () => Promise.reject(new Error("nats down")) } as unknown as typeof h.deps.js };
+    // A connection that is closed: every publish on it throws.
+    const closed = await connectNats({ url: h.nats.natsUrl, name: "closed" });
+    await closed.close();
+    const failing = { ...h.deps, nc: closed };
     const { buildApp } = await import("../src/main");
     const app = buildApp(failing);
     const before = await h.jobCount();

@@ -299,6 +299,33 @@ describe("status service (real NATS + Postgres)", () => {
     expect(seen[0].startedAtMs).toBe(startedAt);
   });
 
+  it("republishes the job of a task left PENDING with no event (its publish was lost), once per deadline", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    // The timer never fires during the test: passes are run by hand against the injected clock.
+    await boot({ RECONCILE_AFTER_MS: "30000", RECONCILE_EVERY_MS: "3600000" }, clock);
+    const j = job("lost-1");
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    // The gateway's publish never reached JetStream.
+    const jsm = await nats.nc.jetstreamManager();
+    expect((await jsm.streams.info(nats.topo.jobsStream)).state.messages).toBe(0);
+    clock.advance(29_000);
+    expect(await svc!.reconciler.republishStale()).toBe(0);
+    clock.advance(2_000);
+    expect(await svc!.reconciler.republishStale()).toBe(1);
+    const m = await jsm.streams.getMessage(nats.topo.jobsStream, { last_by_subj: nats.topo.jobSubject("train", "default") });
+    expect(m.header.get("Nats-Msg-Id")).toBe("lost-1");
+    expect(m.header.get("Millrace-Republish")).toBe("1");
+    expect(Job.decode(m.data)).toMatchObject({ taskId: "lost-1", tenant: "acme", kind: "train" });
+    // Not again until another deadline passes without an event.
+    expect(await svc!.reconciler.republishStale()).toBe(0);
+    await publishEvent(nats.nc.jetstream(), nats.topo, event(j, TaskState.STARTED, 1, 1));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "lost-1" })).state === TaskState.STARTED);
+    clock.advance(60_000);
+    expect(await svc!.reconciler.republishStale()).toBe(0);
+  });
+
   it("WatchTask sends a late subscriber the task's history (every stored transition) before the end", async () => {
     nats = await natsFixture();
     db = await dbFixture();
