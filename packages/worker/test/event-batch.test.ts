@@ -1,27 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { TaskState, type Job, type TaskEvent } from "@millrace/contracts";
+import { Job, TaskState, type TaskEvent } from "@millrace/contracts";
 import { decodeEvents, jobEvent, systemClock, Topology } from "@millrace/runtime";
 import { natsFixture, type NatsFixture } from "@millrace/testkit";
 import { AttemptEvents, EventBatcher } from "@millrace/worker";
 
-function job(taskId: string): Job {
-  return {
-    taskId,
-    tenant: "acme",
-    kind: "predict",
-    queue: "default",
-    createdAtMs: 1_000,
-    retry: undefined,
-    timeLimits: undefined,
-    parentId: "",
-    attemptBase: 0,
-    concurrencyKey: "",
-    name: "",
-    inputJson: new Uint8Array(),
-    generation: 0,
-    payload: undefined,
-  };
-}
+const job = (taskId: string): Job => Job.fromPartial({ taskId, tenant: "acme", kind: "predict", queue: "default", createdAtMs: 1_000 });
 
 const ev = (taskId: string, state: TaskState, seq: number, extra: Partial<TaskEvent> = {}): TaskEvent =>
   jobEvent(job(taskId), { state, attempt: 1, seq, atMs: 2_000 + seq, workerId: "w", ...extra });
