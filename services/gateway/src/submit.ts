@@ -19,7 +19,7 @@ import {
 } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "./context";
 import { waitForTerminal } from "./status-watch";
-import { taskJson, taskLinks } from "./task-view";
+import { taskJson, taskJsonText, taskLinks } from "./task-view";
 import { canonicalJson, type JobOptions } from "./validation";
 
 export interface SubmitSpec {
@@ -121,7 +121,7 @@ export function accepted(deps: GatewayDeps, c: Context<GatewayEnv>, s: Submitted
 
 /** Body for a task that finished (or did not) within a sync wait. */
 export function finishedOrAccepted(deps: GatewayDeps, c: Context<GatewayEnv>, task: Task, terminal: boolean): Response {
-  if (terminal) return c.json(taskJson(task), 200);
+  if (terminal) return c.body(taskJsonText(task), 200, { "Content-Type": "application/json" });
   return c.json({ ...taskJson(task), ...taskLinks(task.taskId) }, 202, { Location: locationOf(deps, task.taskId) });
 }
 

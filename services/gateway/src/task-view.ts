@@ -40,9 +40,14 @@ export function errorJson(e: TaskError | undefined): Record<string, unknown> | u
   return out;
 }
 
-function parseResult(bytes: Uint8Array | undefined): unknown {
+function resultText(bytes: Uint8Array | undefined): string | undefined {
   if (!bytes || bytes.length === 0) return undefined;
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+}
+
+function parseResult(bytes: Uint8Array | undefined): unknown {
+  const text = resultText(bytes);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text);
   } catch {
@@ -53,6 +58,26 @@ function parseResult(bytes: Uint8Array | undefined): unknown {
 export interface TaskViewOptions {
   /** Include the per-attempt history (GET one task: yes; lists: no). */
   history?: boolean;
+  /** Include the parsed result (default yes; taskJsonText splices it in instead). */
+  result?: boolean;
+}
+
+/**
+ * taskJson(t) as JSON text, with the result's bytes spliced in as they are
+ * rather than parsed and serialized again: a poll of a task whose result is
+ * 10,000 predictions no longer costs the gateway a parse and a stringify of
+ * them. The bytes are JSON.stringify output by construction (the status
+ * service writes them from the stored jsonb), so they are valid JSON.
+ */
+export function taskJsonText(t: Task): string {
+  const text = JSON.stringify(taskJson(t, { history: true, result: false }));
+  const result = resultText(t.resultJson);
+  return result === undefined ? text : `${text.slice(0, -1)},"result":${result}}`;
+}
+
+/** The /result answer of a task that succeeded, the same way. */
+export function resultJsonText(t: Task): string {
+  return `{"task_id":${JSON.stringify(t.taskId)},"state":"SUCCESS","result":${resultText(t.resultJson) ?? "null"}}`;
 }
 
 export function taskJson(t: Task, opts: TaskViewOptions = { history: true }): Record<string, unknown> {
@@ -70,8 +95,10 @@ export function taskJson(t: Task, opts: TaskViewOptions = { history: true }): Re
     duration_ms: t.finishedAtMs > 0 && t.startedAtMs > 0 ? t.finishedAtMs - t.startedAtMs : null,
   };
   if (t.name) out.name = t.name;
-  const result = parseResult(t.resultJson);
-  if (result !== undefined) out.result = result;
+  if (opts.result !== false) {
+    const result = parseResult(t.resultJson);
+    if (result !== undefined) out.result = result;
+  }
   const error = errorJson(t.error);
   if (error) out.error = error;
   if (t.nextAttemptAtMs > 0) out.next_attempt_at = iso(t.nextAttemptAtMs);

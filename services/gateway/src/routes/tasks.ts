@@ -14,12 +14,13 @@ import { errorBody } from "../errors";
 import { taskEvents } from "../sse";
 import { getTask, waitForTerminal } from "../status-watch";
 import { requestSignals } from "../submit";
-import { errorJson, taskJson, taskLinks } from "../task-view";
+import { errorJson, resultJsonText, taskJson, taskJsonText, taskLinks } from "../task-view";
 import { parseWith, queryInt, readJsonObject } from "../validation";
 
 const cancelBody = z.object({ reason: z.string().max(500).optional() });
 
 const MAX_WAIT_S = 60;
+const JSON_TYPE = { "Content-Type": "application/json" };
 const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 function taskIdParam(c: Context<GatewayEnv>): string {
@@ -112,13 +113,13 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     });
   });
 
-  app.get("/tasks/:id", async (c) => c.json(taskJson(await readTask(deps, c, taskIdParam(c)))));
+  app.get("/tasks/:id", async (c) => c.body(taskJsonText(await readTask(deps, c, taskIdParam(c))), 200, JSON_TYPE));
 
   app.get("/tasks/:id/result", async (c) => {
     const id = taskIdParam(c);
     const t = await readTask(deps, c, id);
     const state = stateName(t.state);
-    if (t.state === TaskState.SUCCESS) return c.json({ task_id: id, state, result: taskJson(t).result ?? null });
+    if (t.state === TaskState.SUCCESS) return c.body(resultJsonText(t), 200, JSON_TYPE);
     if (!isTerminal(t.state)) {
       return c.json({ task_id: id, state, progress: taskJson(t).progress, ...taskLinks(id) }, 202, { "Retry-After": "1" });
     }
