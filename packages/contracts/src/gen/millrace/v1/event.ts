@@ -9,7 +9,8 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Progress, Task, TaskError, TaskState, taskStateFromJSON, taskStateToJSON } from "./task";
 
 /**
- * One state transition of one task, published on events.<task_id>.
+ * One state transition of one task, published on events.<task_id> (or inside
+ * a TaskEventBatch on events._batch.v1).
  * Every event carries the task header so replaying the stream into an empty
  * database rebuilds the same rows.
  */
