@@ -150,9 +150,13 @@ describe("status service (real NATS + Postgres)", () => {
       if (Number(j.taskId.slice(2)) % 3 === 0) await publishEvent(js, nats.topo, event(j, TaskState.FAILURE, 1, 3, { error: { type: "DataError", message: "x", code: "DATA", retryable: false } }));
       else await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 3, { resultJson: Buffer.from(`{"i":"${j.taskId}"}`) }));
     }
+    // And ten short jobs whose events a worker stored as one batch message.
+    const short = Array.from({ length: 10 }, (_, i) => job(`b-${i}`));
+    const batched = short.flatMap((j) => [event(j, TaskState.STARTED, 1, 1), event(j, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from(`[${j.taskId.length}]`) })]);
+    await publishEventBatch(js, nats.topo, batched.map((e) => encodeEvent(e).data), "replay-batch");
     const snapshot = async () =>
       (await db.pool.query("select task_id, tenant, kind, state, attempt, seq, progress, result, error, history, created_at, started_at, finished_at, expires_at from tasks order by task_id")).rows;
-    await waitFor(async () => (await db.pool.query("select count(*)::int n from tasks where state in ('SUCCESS','FAILURE')")).rows[0].n === 30);
+    await waitFor(async () => (await db.pool.query("select count(*)::int n from tasks where state in ('SUCCESS','FAILURE')")).rows[0].n === 40);
     const before = await snapshot();
     await svc!.close();
     svc = undefined;
@@ -161,7 +165,7 @@ describe("status service (real NATS + Postgres)", () => {
     const jsm = await nats.nc.jetstreamManager();
     await jsm.consumers.delete(nats.topo.eventsStream, nats.topo.projectorConsumer);
     await boot();
-    await waitFor(async () => (await db.pool.query("select count(*)::int n from tasks where state in ('SUCCESS','FAILURE')")).rows[0].n === 30);
+    await waitFor(async () => (await db.pool.query("select count(*)::int n from tasks where state in ('SUCCESS','FAILURE')")).rows[0].n === 40);
     expect(await snapshot()).toEqual(before);
   });
 
