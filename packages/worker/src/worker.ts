@@ -354,11 +354,23 @@ export class Worker {
     return { retry, soft, hard };
   }
 
-  private async alreadyFinished(job: Job): Promise<boolean> {
-    if (!this.o.status) return false;
+  /**
+   * Whether this delivery is a copy of work that is done or under way, and so
+   * must not run: a redelivery whose task has finished, or the first delivery
+   * of a reconciler's republish whose task has left PENDING. The reconciler
+   * republishes every task PENDING past its deadline, including ones merely
+   * queued behind a backlog; once JetStream's duplicate window has passed, the
+   * copy is stored beside the original, and without this check the two could
+   * run at once. (A republished copy that is itself redelivered may have
+   * started the task, so it is held to the finished test only.) If the status
+   * service cannot be asked, the job runs: at least once.
+   */
+  private async redundant(job: Job, deliveries: number, republished: boolean): Promise<boolean> {
+    if (!this.o.status || (deliveries <= 1 && !republished)) return false;
     try {
       const t = await call(this.o.status, this.o.status.getTask, { tenant: job.tenant, taskId: job.taskId }, 5_000, "status");
-      return isTerminal(t.state) && t.attempts >= job.attemptBase;
+      if (isTerminal(t.state) && t.attempts >= job.attemptBase) return true;
+      return republished && deliveries <= 1 && t.state !== TaskState.PENDING;
     } catch {
       return false;
     }
@@ -381,9 +393,9 @@ export class Worker {
     const run = new Run(job, attempt, msg, events, this.o.logger, this.o.cancelGraceMs ?? 800);
     const { retry, soft, hard } = this.policy(job);
 
-    // A redelivered or republished job whose task already finished is skipped.
-    if ((deliveries > 1 || msg.headers?.get("Millrace-Republish")) && (await this.alreadyFinished(job))) {
-      run.logger.info("task already finished; acking duplicate delivery");
+    // A redelivery of a finished task, or a republished copy of one that has started, is skipped.
+    if (await this.redundant(job, deliveries, msg.headers?.get("Millrace-Republish") === "1")) {
+      run.logger.info("task finished or started elsewhere; acking duplicate delivery");
       msg.ack();
       return;
     }

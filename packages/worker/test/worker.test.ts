@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { CancelNotice, Job, TaskEvent, TaskState } from "@millrace/contracts";
+import { CancelNotice, Job, Task, TaskEvent, TaskState } from "@millrace/contracts";
 import { createLogger, decodeEvents, publishJob, TransientError, ValidationError } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
 import { parseTimeLimits, Worker, type JobHandler } from "@millrace/worker";
@@ -348,6 +348,34 @@ describe("worker (real NATS)", () => {
     await publishJob(fx.nc.jetstream(), fx.topo, job("kind-soft-1"));
     await waitFor(async () => (await states(fx, "kind-soft-1")).includes(TaskState.FAILURE));
     expect((await eventsOf(fx, "kind-soft-1")).at(-1)?.error?.type).toBe("TimeLimitExceeded");
+  });
+
+  it("skips a reconciler's republished copy of a task that has started elsewhere, and runs one whose task is still PENDING", async () => {
+    fx = await natsFixture({ ackWaitMs: 5_000 });
+    collect(fx);
+    await fx.nc.flush();
+    // The status service as the worker sees it (our own gRPC boundary): a state per task.
+    const stateOf = new Map([
+      ["copy-running", TaskState.STARTED],
+      ["copy-lost", TaskState.PENDING],
+    ]);
+    const status = {
+      getTask(req: { taskId: string }, _md: unknown, _opts: unknown, cb: (err: null, t: unknown) => void) {
+        cb(null, Task.fromPartial({ taskId: req.taskId, tenant: "acme", state: stateOf.get(req.taskId), attempts: 1 }));
+      },
+    } as unknown as NonNullable<ConstructorParameters<typeof Worker>[0]["status"]>;
+    const ran: string[] = [];
+    worker = new Worker({ service: "test", nc: fx.nc, topo: fx.topo, queues: ["default"], concurrency: 4, ackWaitMs: 5_000, logger, status, handlers: { predict: async (ctx) => void ran.push(ctx.job.taskId) } });
+    await worker.start();
+    const js = fx.nc.jetstream();
+    // Past the duplicate window the reconciler's copy is stored beside an original another worker holds.
+    await publishJob(js, fx.topo, job("copy-running"), { republish: true });
+    await publishJob(js, fx.topo, job("copy-lost"), { republish: true });
+    await waitFor(async () => (await states(fx, "copy-lost")).includes(TaskState.SUCCESS));
+    const jsm = await fx.nc.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info(fx.topo.jobsStream)).state.messages === 0, { what: "both copies acked" });
+    expect(ran).toEqual(["copy-lost"]);
+    expect(await states(fx, "copy-running")).toEqual([]);
   });
 
   it("drain on SIGTERM hands a running job back at once, and another worker finishes it", async () => {
