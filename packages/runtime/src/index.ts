@@ -34,7 +34,7 @@ export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fro
 export { startHealthServer, readiness } from "./health";
 export type { ReadinessCheck } from "./health";
 export { onShutdown } from "./shutdown";
-export { publishJob, publishJobUnacked, publishEvent, publishEventUnacked, publishEncodedEvent, publishEncodedUnacked, publishEventBatch, encodeEvent, decodeEvents, jobEvent, publishDeadLetter, jobMessageId, eventId } from "./publish";
+export { publishJob, publishJobUnacked, publishEvent, publishEncodedEvent, publishEncodedUnacked, publishEventBatch, encodeEvent, decodeEvents, jobEvent, publishDeadLetter, jobMessageId, eventId } from "./publish";
 export { DEFAULT_RETRY, mergeRetry, retryDelayMs } from "./backoff";
 export { TERMINAL_STATES, isTerminal, stateName, stateFromName } from "./states";
 export { reachable, freePort } from "./ports";

@@ -118,17 +118,11 @@ export async function publishDeadLetter(js: JetStreamClient, topo: Topology, job
 }
 
 /**
- * Publishes an event without waiting for JetStream's acknowledgement: it is
- * still stored (and deduped by its Nats-Msg-Id), but the caller does not pay
- * the round trip. For events whose loss is harmless (STARTED before an
+ * Publishes an encoded event without waiting for JetStream's acknowledgement:
+ * it is still stored (and deduped by its Nats-Msg-Id), but the caller does not
+ * pay the round trip. For events whose loss is harmless (a STARTED before an
  * outcome that is published with an ack).
  */
-export function publishEventUnacked(nc: NatsConnection, topo: Topology, ev: TaskEvent): void {
-  const { eventId: id, data } = encodeEvent(ev);
-  publishEncodedUnacked(nc, topo, ev.taskId, id, data);
-}
-
-/** publishEventUnacked for an event already encoded by encodeEvent. */
 export function publishEncodedUnacked(nc: NatsConnection, topo: Topology, taskId: string, eventId: string, data: Uint8Array): void {
   const h = headers();
   h.set("Nats-Msg-Id", eventId);
