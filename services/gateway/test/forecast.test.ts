@@ -10,11 +10,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.cleanup());
 
-async function lastJob(kind: string): Promise<Job> {
-  const jsm = await h.nats.nc.jetstreamManager();
-  const msg = await jsm.streams.getMessage(h.nats.topo.jobsStream, { last_by_subj: h.nats.topo.jobSubject(kind, "default") });
-  return Job.decode(msg.data);
-}
+const lastJob = (kind: string): Promise<Job> => h.lastJob(kind);
 
 const salesCount = async (tenant: string) => (await h.db.pool.query("select count(*)::int as n from sales where tenant = $1", [tenant])).rows[0].n as number;
 

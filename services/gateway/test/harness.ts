@@ -17,7 +17,7 @@ import {
   TaskState,
   type CreateTaskRequest,
   type CreateTaskResponse,
-  type Job,
+  Job,
   type ModelInfo,
   type PredictRequest,
   type Schedule,
@@ -342,6 +342,8 @@ export interface Harness {
   /** Messages now in this namespace's JOBS stream. */
   /** Jobs in the stream, counting every publish the gateway made before the call. */
   jobCount(): Promise<number>;
+  /** The last job published on a kind's queue, once every earlier publish is stored. */
+  lastJob(kind: string, queue?: string): Promise<Job>;
   cleanup(): Promise<void>;
 }
 
@@ -398,6 +400,12 @@ export async function createHarness(opts: { config?: Record<string, string>; sta
   const app = buildApp(deps);
   const jsm = await nats.nc.jetstreamManager();
   let sentinels = 0;
+  // The gateway publishes jobs without waiting for JetStream's ack, so a read
+  // right after a response could miss one still on its way. A sentinel
+  // published (acked) on the same connection is stored after every earlier
+  // publish of that connection: once it is acked, the stream is settled.
+  // Sentinels are on a subject no consumer reads, and are not counted.
+  const settle = () => deps.js.publish(`${nats.topo.jobsWildcard.slice(0, -1)}_sentinel.${++sentinels}`, new Uint8Array());
   return {
     nats,
     db,
@@ -411,13 +419,13 @@ export async function createHarness(opts: { config?: Record<string, string>; sta
     logger,
     shutdown,
     async jobCount() {
-      // The gateway publishes jobs without waiting for JetStream's ack, so a
-      // count right after a response could miss one still on its way. A
-      // sentinel published (acked) on the same connection is stored after
-      // every earlier publish of that connection: once it is acked, the count
-      // is settled. Sentinels are on a subject no consumer reads, and are not counted.
-      await deps.js.publish(`${nats.topo.jobsWildcard.slice(0, -1)}_sentinel.${++sentinels}`, new Uint8Array());
+      await settle();
       return (await jsm.streams.info(nats.topo.jobsStream)).state.messages - sentinels;
+    },
+    async lastJob(kind: string, queue = "default") {
+      await settle();
+      const msg = await jsm.streams.getMessage(nats.topo.jobsStream, { last_by_subj: nats.topo.jobSubject(kind, queue) });
+      return Job.decode(msg.data);
     },
     async cleanup() {
       shutdown.abort();

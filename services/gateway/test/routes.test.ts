@@ -10,11 +10,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.cleanup());
 
-async function lastJob(kind: string): Promise<Job> {
-  const jsm = await h.nats.nc.jetstreamManager();
-  const msg = await jsm.streams.getMessage(h.nats.topo.jobsStream, { last_by_subj: h.nats.topo.jobSubject(kind, "default") });
-  return Job.decode(msg.data);
-}
+const lastJob = (kind: string): Promise<Job> => h.lastJob(kind);
 
 async function seedDataset(tenant: string): Promise<string> {
   const id = uniqueName("ds");

@@ -40,7 +40,11 @@ describe("over a real socket", () => {
     expect(res.status).toBe(202);
     const { task_id, status_url } = await res.json() as any;
     expect(res.headers.get("location")).toBe(status_url);
+    // The job is published without waiting for JetStream's ack, on the gateway's own connection.
     const jsm = await nats.nc.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info(nats.topo.jobsStream)).state.messages > 0, { what: "the job to be stored" });
+    const stored = await jsm.streams.getMessage(nats.topo.jobsStream, { seq: 1 });
+    expect(stored.header.get("Nats-Msg-Id")).toBe(task_id);
     expect((await jsm.streams.info(nats.topo.jobsStream)).state.messages).toBe(1);
 
     fakes.status.update(task_id, { state: TaskState.SUCCESS, result: { predictions: [2] } });

@@ -68,9 +68,7 @@ describe("POST /v1/train", () => {
     });
     expect(res.status).toBe(202);
     const { task_id } = await res.json() as any;
-    const jsm = await h.nats.nc.jetstreamManager();
-    const msg = await jsm.streams.getMessage(h.nats.topo.jobsStream, { last_by_subj: h.nats.topo.jobSubject("train", "high") });
-    const job = Job.decode(msg.data);
+    const job = await h.lastJob("train", "high");
     expect(job.taskId).toBe(task_id);
     expect(job.retry).toMatchObject({ maxAttempts: 5, initialMs: 200, factor: 0, maxMs: 0, jitter: 0.5 });
     expect(job.timeLimits).toEqual({ softMs: 1000, hardMs: 2000 });
@@ -201,9 +199,7 @@ describe("predict", () => {
     const res = await req("POST", "/v1/predict/async", { model: "house@prod", instances: [{ x: 1 }, { x: 2 }], queue: "batch" });
     expect(res.status).toBe(202);
     const { task_id } = await res.json() as any;
-    const jsm = await h.nats.nc.jetstreamManager();
-    const msg = await jsm.streams.getMessage(h.nats.topo.jobsStream, { last_by_subj: h.nats.topo.jobSubject("predict", "batch") });
-    const job = Job.decode(msg.data);
+    const job = await h.lastJob("predict", "batch");
     expect(job.taskId).toBe(task_id);
     expect(job.payload?.$case).toBe("predict");
     if (job.payload?.$case === "predict") {
