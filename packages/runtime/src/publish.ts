@@ -52,9 +52,14 @@ export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: 
  * when the connection is closed.
  */
 export function publishJobUnacked(nc: NatsConnection, topo: Topology, job: Job): void {
+  publishUnacked(nc, topo.jobSubject(job.kind, job.queue), Job.encode(job).finish(), jobMessageId(job));
+}
+
+/** A core publish onto a stream's subject: stored and deduped by `msgID`, no acknowledgement awaited. */
+function publishUnacked(nc: NatsConnection, subject: string, data: Uint8Array, msgID: string): void {
   const h = headers();
-  h.set("Nats-Msg-Id", jobMessageId(job));
-  nc.publish(topo.jobSubject(job.kind, job.queue), Job.encode(job).finish(), { headers: h });
+  h.set("Nats-Msg-Id", msgID);
+  nc.publish(subject, data, { headers: h });
 }
 
 export function eventId(ev: Pick<TaskEvent, "taskId" | "generation" | "attempt" | "seq">): string {
@@ -124,9 +129,7 @@ export async function publishDeadLetter(js: JetStreamClient, topo: Topology, job
  * outcome that is published with an ack).
  */
 export function publishEncodedUnacked(nc: NatsConnection, topo: Topology, taskId: string, eventId: string, data: Uint8Array): void {
-  const h = headers();
-  h.set("Nats-Msg-Id", eventId);
-  nc.publish(topo.eventSubject(taskId), data, { headers: h });
+  publishUnacked(nc, topo.eventSubject(taskId), data, eventId);
 }
 
 /** publishEvent for an event already encoded by encodeEvent. */

@@ -88,9 +88,7 @@ export class EventBatcher {
       this.release(ev);
       return publishEncodedEvent(this.js, this.topo, ev.taskId, e.eventId, e.data).then(() => undefined);
     }
-    const key = attemptKey(ev);
-    const started = this.held.get(key);
-    this.held.delete(key);
+    const started = this.take(ev);
     return new Promise((resolve, reject) => {
       this.outcomes.push({ taskId: ev.taskId, ...e, started, resolve, reject });
       this.schedule();
@@ -102,10 +100,20 @@ export class EventBatcher {
    * held STARTED goes first, so the task's subject keeps its order.
    */
   release(ev: Pick<TaskEvent, "taskId" | "generation" | "attempt">): void {
+    const s = this.take(ev);
+    if (s) this.publishAlone(s);
+  }
+
+  /** The attempt's held STARTED, no longer held. */
+  private take(ev: Pick<TaskEvent, "taskId" | "generation" | "attempt">): Encoded | undefined {
     const key = attemptKey(ev);
     const s = this.held.get(key);
-    if (!s) return;
     this.held.delete(key);
+    return s;
+  }
+
+  /** A STARTED on its task's own subject, unacknowledged. */
+  private publishAlone(s: Encoded): void {
     publishEncodedUnacked(this.nc, this.topo, s.taskId, s.eventId, s.data);
   }
 
@@ -118,9 +126,9 @@ export class EventBatcher {
   }
 
   /** Publishes everything held now. */
-  flush(): void {
+  private flush(): void {
     this.scheduled = false;
-    for (const s of this.held.values()) publishEncodedUnacked(this.nc, this.topo, s.taskId, s.eventId, s.data);
+    for (const s of this.held.values()) this.publishAlone(s);
     this.held.clear();
     const outcomes = this.outcomes;
     this.outcomes = [];
@@ -148,7 +156,7 @@ export class EventBatcher {
     const only = group[0];
     if (group.length === 1) {
       // One job's events: on its task's subject, as if never batched.
-      if (only.started) publishEncodedUnacked(this.nc, this.topo, only.taskId, only.started.eventId, only.started.data);
+      if (only.started) this.publishAlone(only.started);
       done = publishEncodedEvent(this.js, this.topo, only.taskId, only.eventId, only.data);
     } else {
       const encoded: Uint8Array[] = [];

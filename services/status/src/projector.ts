@@ -54,8 +54,7 @@ export class Projector {
     void (async () => {
       for await (const m of messages) {
         if (this.stopped) break;
-        const r = this.decode(m);
-        this.buffer.push(r);
+        this.buffer.push(this.decode(m));
         this.schedule();
       }
     })().catch((err) => this.logger.error({ err }, "projector consume loop ended"));
@@ -79,9 +78,10 @@ export class Projector {
         // Whole messages, up to batchMax events (always at least one message).
         let n = 0;
         let events = 0;
-        while (n < this.buffer.length && (n === 0 || events + (this.buffer[n].events?.length ?? 1) <= this.opts.batchMax)) {
-          events += this.buffer[n].events?.length ?? 1;
-          n += 1;
+        for (; n < this.buffer.length; n++) {
+          const weight = this.buffer[n].events?.length ?? 1;
+          if (n > 0 && events + weight > this.opts.batchMax) break;
+          events += weight;
         }
         await this.commit(this.buffer.splice(0, n));
       }
