@@ -137,16 +137,12 @@ class Loaded implements LoadedModel {
   }
 
   explain(rows: Record<string, unknown>[]): RowExplanation[] {
-    const { X, n } = this.matrix(rows);
-    const out = this.model.predict(X, n);
-    const best = this.a.task === "classification" ? argmaxRows(out, n, this.labels.length) : undefined;
+    const { X, n, out, best } = this.toExplain(rows);
     return this.explanations(this.model.explain(X, n, best), out, best, n);
   }
 
   async explainInSlices(rows: Record<string, unknown>[], opts: ExplainOptions = {}): Promise<RowExplanation[]> {
-    const { X, n } = this.matrix(rows);
-    const out = this.model.predict(X, n);
-    const best = this.a.task === "classification" ? argmaxRows(out, n, this.labels.length) : undefined;
+    const { X, n, out, best } = this.toExplain(rows);
     const p = this.a.features.length;
     const e: Explanation = { base: new Float64Array(n), phi: new Float64Array(n * p), output: new Float64Array(n), space: "value" };
     await forEachTimeSlice(
@@ -162,6 +158,14 @@ class Loaded implements LoadedModel {
       { sliceMs: opts.sliceMs ?? 20, signal: opts.signal },
     );
     return this.explanations(e, out, best, n);
+  }
+
+  /** The rows as a matrix, the model's output for them, and for a classifier the class each row is explained for. */
+  private toExplain(rows: Record<string, unknown>[]): { X: Float64Array; n: number; out: Float64Array; best: Int32Array | undefined } {
+    const { X, n } = this.matrix(rows);
+    const out = this.model.predict(X, n);
+    const best = this.a.task === "classification" ? argmaxRows(out, n, this.labels.length) : undefined;
+    return { X, n, out, best };
   }
 
   private explanations(e: Explanation, out: Float64Array, best: Int32Array | undefined, n: number): RowExplanation[] {
