@@ -165,29 +165,18 @@ export class ScheduleStore {
    * for that instant already existed, so it must not be fired again.
    */
   async claim(tenant: string, name: string, expectedMs: number, nextMs: number | null, run?: RunRow): Promise<"claimed" | "duplicate" | "moved" | "advanced"> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    return inTransaction(this.pool, async (client) => {
       const moved = await client.query(
         // greatest() ignores nulls: last_fire_at only moves forward.
         `update schedules set next_fire_at = $4, last_fire_at = greatest(last_fire_at, $5::timestamptz)
          where tenant = $1 and name = $2 and next_fire_at = $3`,
         [tenant, name, new Date(expectedMs), date(nextMs), run ? new Date(run.scheduledForMs) : null],
       );
-      if (moved.rowCount !== 1) {
-        await client.query("rollback");
-        return "moved";
-      }
-      let outcome: "claimed" | "duplicate" | "advanced" = "advanced";
-      if (run) outcome = (await this.insertRun(run, client)) ? "claimed" : "duplicate";
-      await client.query("commit");
-      return outcome;
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      // No row matched: nothing was written, so the transaction ends with no change.
+      if (moved.rowCount !== 1) return "moved";
+      if (!run) return "advanced";
+      return (await this.insertRun(run, client)) ? "claimed" : "duplicate";
+    });
   }
 
   /** Records a manual fire and notes it as the schedule's last fire; false when that instant already has a run. */
