@@ -62,6 +62,18 @@ describe("status service (real NATS + Postgres)", () => {
     client = new StatusServiceClient(`127.0.0.1:${svc.grpcPort}`, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
   }
 
+  /** Follows WatchTask: every task sent so far, and a promise of the stream's end. */
+  function watch(tenant: string, taskId: string, history: boolean): { seen: Task[]; ended: Promise<void> } {
+    const seen: Task[] = [];
+    const stream = client.watchTask({ tenant, taskId, history });
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on("data", (t: Task) => seen.push(t));
+      stream.on("end", () => resolve());
+      stream.on("error", reject);
+    });
+    return { seen, ended };
+  }
+
   afterEach(async () => {
     client?.close();
     await svc?.close();
@@ -230,13 +242,7 @@ describe("status service (real NATS + Postgres)", () => {
     await boot();
     const j = job("w-1");
     await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
-    const seen: Task[] = [];
-    const stream = client.watchTask({ tenant: "acme", taskId: "w-1", history: false });
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on("data", (t: Task) => seen.push(t));
-      stream.on("end", () => resolve());
-      stream.on("error", reject);
-    });
+    const { seen, ended } = watch("acme", "w-1", false);
     await waitFor(() => seen.length >= 1);
     const js = nats.nc.jetstream();
     await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
@@ -292,13 +298,8 @@ describe("status service (real NATS + Postgres)", () => {
     const tb = await call(client, client.getTask, { tenant: "acme", taskId: "batch-b" });
     expect(tb.error).toMatchObject({ type: "ValueError", message: "bad row" });
     // Nothing of either task is on its own subject, yet the history still starts at STARTED.
-    const seen: Task[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const stream = client.watchTask({ tenant: "acme", taskId: "batch-a", history: true });
-      stream.on("data", (t: Task) => seen.push(t));
-      stream.on("end", () => resolve());
-      stream.on("error", reject);
-    });
+    const { seen, ended } = watch("acme", "batch-a", true);
+    await ended;
     expect(seen.map((t) => t.state)).toEqual([TaskState.STARTED, TaskState.SUCCESS]);
     expect(seen[0].startedAtMs).toBe(startedAt);
   });
@@ -343,13 +344,8 @@ describe("status service (real NATS + Postgres)", () => {
     await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, 3, { progress: p(70) }));
     await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 4));
     await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "hist-1" })).state === TaskState.SUCCESS);
-    const seen: Task[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const stream = client.watchTask({ tenant: "acme", taskId: "hist-1", history: true });
-      stream.on("data", (t: Task) => seen.push(t));
-      stream.on("end", () => resolve());
-      stream.on("error", reject);
-    });
+    const { seen, ended } = watch("acme", "hist-1", true);
+    await ended;
     expect(seen.map((t) => [t.state, t.progress?.percent ?? 0])).toEqual([
       [TaskState.STARTED, 0],
       [TaskState.PROGRESS, 30],
