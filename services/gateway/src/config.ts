@@ -24,6 +24,8 @@ export const gatewayConfigSchema = baseConfigSchema
     MAX_INSTANCES: z.coerce.number().int().positive().default(10_000),
     SYNC_WAIT_MS: z.coerce.number().int().positive().default(60_000),
     PUBLIC_URL: optionalString.pipe(z.string().url().optional()),
+    // How long an Idempotency-Key names its task (as the status service's CreateTask).
+    IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
     // Verified bearer tokens kept in memory (LRU) until they expire.
     AUTH_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
   })

@@ -3,9 +3,20 @@
 import type { JetStreamClient, NatsConnection } from "nats";
 import type { PredictorServiceClient, RegistryServiceClient, SchedulerServiceClient, StatusServiceClient } from "@millrace/contracts";
 import type { Clock, Logger, Pool, Topology } from "@millrace/runtime";
+import type { Job } from "@millrace/contracts";
+import type { Idempotency, Recorded } from "@millrace/submissions";
 import type { Authenticator } from "./auth";
 import type { FinishedTasks } from "./finished-tasks";
 import type { GatewayConfig } from "./config";
+
+/**
+ * Where a submit records its task (the PENDING row holding the job) before
+ * publishing the job: @millrace/submissions on the gateway's own Postgres
+ * pool, so a submit's 202 waits on one insert and no call to another service.
+ */
+export interface TaskRecorder {
+  record(job: Job, idempotency?: Idempotency): Promise<Recorded>;
+}
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -14,6 +25,7 @@ export interface GatewayDeps {
   js: JetStreamClient;
   topo: Topology;
   pool: Pool;
+  submissions: TaskRecorder;
   status: StatusServiceClient;
   predictor: PredictorServiceClient;
   registry: RegistryServiceClient;

@@ -17,6 +17,7 @@ import {
   runService,
   systemClock,
 } from "@millrace/runtime";
+import { Submissions } from "@millrace/submissions";
 import { buildApp } from "./app";
 import { createAuthenticator } from "./auth";
 import { closeGrpcClients, createGrpcClients } from "./clients";
@@ -30,7 +31,7 @@ export type { Authenticator, Principal } from "./auth";
 export { gatewayConfigSchema } from "./config";
 export { FinishedTasks } from "./finished-tasks";
 export type { GatewayConfig } from "./config";
-export type { GatewayDeps, GatewayEnv } from "./context";
+export type { GatewayDeps, GatewayEnv, TaskRecorder } from "./context";
 
 export interface RunningGateway {
   app: Hono<GatewayEnv>;
@@ -77,6 +78,7 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
       js: overrides.js ?? nc.jetstream(),
       topo,
       pool,
+      submissions: overrides.submissions ?? new Submissions(pool, { clock, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS }),
       status: overrides.status ?? clients!.status,
       predictor: overrides.predictor ?? clients!.predictor,
       registry: overrides.registry ?? clients!.registry,

@@ -1,7 +1,8 @@
-// Calls to the status service made in the same event-loop turn travel as one
-// batched RPC (CreateTasks / GetTasks): under load, dozens of submits and
-// polls share one gRPC call instead of paying its cost each.
-import type { CreateTaskRequest, CreateTaskResponse, ItemError, StatusServiceClient, Task } from "@millrace/contracts";
+// Reads of tasks from the status service made in the same event-loop turn
+// travel as one batched RPC (GetTasks): under load, dozens of polls share one
+// gRPC call instead of paying its cost each. (Submits do not call the status
+// service: the gateway records their rows itself, see submit.ts.)
+import type { ItemError, StatusServiceClient, Task } from "@millrace/contracts";
 import { call, DependencyUnavailableError, errorFromCode, MillraceError } from "@millrace/runtime";
 
 interface Pending<Req, Res> {
@@ -57,22 +58,13 @@ class Batch<Req, Res> {
 }
 
 export class StatusBatcher {
-  private readonly creates: Batch<CreateTaskRequest, CreateTaskResponse>;
   private readonly gets: Batch<{ tenant: string; taskId: string }, Task>;
 
   constructor(status: StatusServiceClient, max = 128) {
-    this.creates = new Batch(async (requests) => {
-      const r = await call(status, status.createTasks, { requests }, 5_000, "status");
-      return r.results.map((x) => ({ value: x.response, error: x.error }));
-    }, max);
     this.gets = new Batch(async (requests) => {
       const r = await call(status, status.getTasks, { requests }, 10_000, "status");
       return r.results.map((x) => ({ value: x.task, error: x.error }));
     }, max);
-  }
-
-  createTask(req: CreateTaskRequest): Promise<CreateTaskResponse> {
-    return this.creates.add(req);
   }
 
   getTask(tenant: string, taskId: string): Promise<Task> {

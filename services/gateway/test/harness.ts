@@ -44,7 +44,7 @@ import {
   type Logger,
 } from "@millrace/runtime";
 import { dbFixture, natsFixture, type DbFixture, type NatsFixture } from "@millrace/testkit";
-import { buildApp, createAuthenticator, gatewayConfigSchema, type GatewayConfig, type GatewayDeps, type GatewayEnv } from "../src/main";
+import { buildApp, createAuthenticator, gatewayConfigSchema, type GatewayConfig, type GatewayDeps, type GatewayEnv, type TaskRecorder } from "../src/main";
 
 export const SECRET = "test-secret-for-the-gateway-0123456789";
 
@@ -134,6 +134,21 @@ export class FakeStatus {
     this.tasks.set(task.taskId, task);
     if (this.onCreate) setImmediate(() => this.onCreate?.(task));
     return { task, existing: false, conflict: false };
+  }
+
+  /**
+   * The gateway's task recorder, writing into this map as the real one writes
+   * the PENDING row in Postgres (@millrace/submissions, tested against a real
+   * database in its own package): tests see what was created, and GETs of it
+   * through this fake find it.
+   */
+  recorder(): TaskRecorder {
+    return {
+      record: async (job, idem) => {
+        const r = await this.create({ job, idempotencyKey: idem?.key ?? "", requestHash: idem?.requestHash ?? "" });
+        return { taskId: r.task?.taskId ?? job.taskId, existing: r.existing || r.conflict, conflict: r.conflict };
+      },
+    };
   }
 
   implementation(): Partial<StatusServiceServer> {
@@ -389,6 +404,7 @@ export async function createHarness(opts: { config?: Record<string, string>; sta
     js: nats.nc.jetstream(),
     topo: nats.topo,
     pool: db.pool,
+    submissions: fakes.status.recorder(),
     status: new StatusServiceClient(opts.statusAddr ?? fakes.addr, creds, GRPC_CHANNEL_OPTIONS),
     predictor: new PredictorServiceClient(fakes.addr, creds, GRPC_CHANNEL_OPTIONS),
     registry: new RegistryServiceClient(fakes.addr, creds, GRPC_CHANNEL_OPTIONS),

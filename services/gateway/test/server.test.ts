@@ -17,7 +17,7 @@ describe("over a real socket", () => {
   beforeAll(async () => {
     [nats, db, fakes] = await Promise.all([natsFixture(), dbFixture(), startFakes()]);
     // Connects its own NATS, Postgres (and migrates) and gRPC clients, as in production.
-    gw = await startGateway(testConfig(nats, db, fakes.addr));
+    gw = await startGateway(testConfig(nats, db, fakes.addr), { submissions: fakes.status.recorder() });
     base = `http://127.0.0.1:${gw.port}`;
   });
   afterAll(async () => {

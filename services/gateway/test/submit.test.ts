@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Job } from "@millrace/contracts";
 import { uniqueName } from "@millrace/testkit";
-import { connectNats } from "@millrace/runtime";
+import { connectNats, connectPostgres } from "@millrace/runtime";
+import { Submissions } from "@millrace/submissions";
+import { buildApp } from "../src/main";
 import { createHarness, requester, token, type Harness } from "./harness";
 
 let h: Harness;
@@ -251,18 +253,20 @@ describe("predict", () => {
   });
 });
 
-describe("when the status service is unreachable", () => {
-  it("answers 503 DEPENDENCY_UNAVAILABLE and publishes nothing", async () => {
-    const down = await createHarness({ statusAddr: "127.0.0.1:1" });
-    try {
-      const req = requester(down.app, await token(uniqueName("tenant_")));
-      const res = await req("POST", "/v1/predict/async", { model: "m", instances: [{ x: 1 }] });
+describe("when the task cannot be recorded", () => {
+  it("answers 503 DEPENDENCY_UNAVAILABLE and publishes nothing, with or without an Idempotency-Key", async () => {
+    // The real recorder over a pool that has been closed: every write on it fails.
+    const pool = await connectPostgres({ url: h.db.url });
+    await pool.end();
+    const app = buildApp({ ...h.deps, submissions: new Submissions(pool, { clock: h.deps.clock, idempotencyTtlMs: 60_000 }) });
+    const req = requester(app, await token(uniqueName("tenant_")));
+    const before = await h.jobCount();
+    for (const headers of [{}, { "idempotency-key": uniqueName("k") }] as Record<string, string>[]) {
+      const res = await req("POST", "/v1/predict/async", { model: "m", instances: [{ x: 1 }] }, headers);
       expect(res.status).toBe(503);
-      expect((await res.json() as any).error.code).toBe("DEPENDENCY_UNAVAILABLE");
-      expect(await down.jobCount()).toBe(0);
-    } finally {
-      await down.cleanup();
+      expect((await res.json() as any).error).toMatchObject({ code: "DEPENDENCY_UNAVAILABLE", message: expect.stringContaining("could not be recorded") });
     }
+    expect(await h.jobCount()).toBe(before);
   });
 });
 

@@ -18,7 +18,7 @@ import {
   type Logger,
 } from "@millrace/runtime";
 import { Canceller } from "./cancel";
-import { CreateBatcher } from "./create";
+import { Submissions } from "@millrace/submissions";
 import { DeadLetterWatcher } from "./dead-letter";
 import { Orchestrator } from "./orchestrator";
 import { Projector } from "./projector";
@@ -69,7 +69,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
       }
     },
   });
-  const creator = new CreateBatcher(store);
+  const submissions = new Submissions(pool, { clock, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS });
   const canceller = new Canceller(nc, pool, store, revocations, topo, clock, projection, logger);
   const orchestrator = new Orchestrator(nc, pool, store, canceller, topo, clock, logger, { sweepEveryMs: config.ORCHESTRATOR_SWEEP_MS });
   const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger, (rows) => orchestrator.onCommitted(rows), (row) => store.remember(row));
@@ -81,7 +81,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   deadLetters.start();
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, creator, canceller, clock, logger, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, projection }));
+  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, submissions, canceller, clock, logger, projection }));
   const grpcPort = await startGrpcServer(server, config.STATUS_LISTEN);
   const health = await startHealthServer(config.HEALTH_PORT, {
     nats: async () => {

@@ -1,6 +1,7 @@
 import type { JsMsg, NatsConnection } from "nats";
 import { Job, TaskState, type TaskError, type TaskEvent } from "@millrace/contracts";
 import { errorMessage, inTransaction, isTerminal, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
+import { insertPending } from "@millrace/submissions";
 import type { Canceller } from "./cancel";
 import type { TaskRow } from "./projection";
 import type { TaskStore } from "./store";
@@ -177,7 +178,7 @@ export class Orchestrator {
       else wf.next_step = Math.max(wf.next_step, index + 1);
     }
     if (!children.length) return;
-    await this.store.insertPending(children);
+    await insertPending(this.pool, children, this.clock.now());
     await this.save(client, wf);
     const js = this.nc.jetstream();
     await Promise.all(children.map((c) => publishJob(js, this.topo, c)));

@@ -2,7 +2,7 @@ import type { JetStreamClient, NatsConnection } from "nats";
 import { Job, TaskState, type CreateTaskRequest, type CreateTaskResponse, type GetTaskRequest, type ItemError, type StatusServiceServer, type Task, type WatchTaskRequest } from "@millrace/contracts";
 import { errorCode, errorMessage, grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
-import type { CreateBatcher } from "./create";
+import type { Submissions } from "@millrace/submissions";
 import type { TaskStore } from "./store";
 import { toTask } from "./store";
 import { isParentKind } from "./orchestrator";
@@ -16,11 +16,10 @@ export interface ServiceDeps {
   pool: Pool;
   topo: Topology;
   store: TaskStore;
-  creator: CreateBatcher;
+  submissions: Submissions;
   canceller: Canceller;
   clock: Clock;
   logger: Logger;
-  idempotencyTtlMs: number;
   projection: ProjectionOptions;
 }
 
@@ -33,17 +32,11 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
   const createTask = async (req: CreateTaskRequest): Promise<CreateTaskResponse> => {
     const job = req.job;
     if (!job || !job.taskId || !job.tenant || !job.kind) throw new ValidationError("job with task_id, tenant and kind is required", { field: "job" });
-    if (req.idempotencyKey) {
-      const bound = await d.store.bindIdempotencyKey(job.tenant, req.idempotencyKey, req.requestHash, job.taskId, d.idempotencyTtlMs);
-      if (bound.conflict) return { task: undefined, existing: true, conflict: true };
-      if (bound.existing) {
-        const row = await d.store.get(job.tenant, bound.taskId);
-        return { task: toTask(row), existing: true, conflict: false };
-      }
-    }
-    if (await d.creator.add(job)) return { task: undefined, existing: false, conflict: false };
-    // The task id already existed (a deterministic id, e.g. a schedule fire).
-    return { task: toTask(await d.store.get(job.tenant, job.taskId)), existing: true, conflict: false };
+    const rec = await d.submissions.record(job, req.idempotencyKey ? { key: req.idempotencyKey, requestHash: req.requestHash } : undefined);
+    if (rec.conflict) return { task: undefined, existing: true, conflict: true };
+    if (!rec.existing) return { task: undefined, existing: false, conflict: false };
+    // The key named an earlier task, or the task id existed (a deterministic id, e.g. a schedule fire).
+    return { task: toTask(await d.store.get(job.tenant, rec.taskId)), existing: true, conflict: false };
   };
   const getTask = async (req: GetTaskRequest): Promise<Task> => {
     const row = await d.store.get(req.tenant, req.taskId);

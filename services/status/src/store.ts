@@ -1,6 +1,6 @@
 import { Job, TaskState, type Task } from "@millrace/contracts";
-import { GoneError, isTerminal, jobEvent, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
-import { rowFromEvent, type TaskRow } from "./projection";
+import { GoneError, isTerminal, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
+import type { TaskRow } from "./projection";
 
 const COLUMNS =
   "task_id, tenant, kind, queue, name, state, generation, attempt, seq, progress, result, error, history, parent_id, cancel_requested, created_at, started_at, finished_at, next_attempt_at, expires_at";
@@ -109,12 +109,6 @@ export function toTask(r: TaskRow, children: string[] = []): Task {
   };
 }
 
-export function rowFromJob(job: Job): TaskRow {
-  const row = rowFromEvent(jobEvent(job, { state: TaskState.PENDING, atMs: job.createdAtMs }));
-  row.attempt = job.attemptBase;
-  return row;
-}
-
 function encodeCursor(createdAt: number, taskId: string): string {
   return Buffer.from(`${createdAt}|${taskId}`).toString("base64url");
 }
@@ -157,39 +151,6 @@ export class TaskStore {
 
   forget(taskId: string): void {
     this.finished.delete(taskId);
-  }
-
-  /**
-   * Inserts PENDING rows for new tasks in one statement. Existing task ids are
-   * left alone, which makes CreateTask idempotent per task id.
-   */
-  async insertPending(jobs: Job[]): Promise<Set<string>> {
-    if (!jobs.length) return new Set();
-    // bytea accepts '\\x<hex>' text, so the job bytes ride in the same JSON document.
-    const records = jobs.map((j) => ({ ...toRecord(rowFromJob(j)), job: "\\x" + Buffer.from(Job.encode(j).finish()).toString("hex") }));
-    const r = await this.pool.query(
-      `insert into tasks (${COLUMNS}, updated_at, job)
-       select ${COLUMNS}, updated_at, job from jsonb_populate_recordset(null::tasks, $1::jsonb)
-       on conflict (task_id) do nothing returning task_id`,
-      [JSON.stringify(records)],
-    );
-    return new Set(r.rows.map((x) => x.task_id as string));
-  }
-
-  /** Returns the task id already bound to (tenant, key), or binds it to taskId. */
-  async bindIdempotencyKey(tenant: string, key: string, requestHash: string, taskId: string, ttlMs: number): Promise<{ taskId: string; conflict: boolean; existing: boolean }> {
-    const now = this.clock.now();
-    const r = await this.pool.query(
-      `insert into idempotency_keys (tenant, key, request_hash, task_id, created_at) values ($1, $2, $3, $4, $5)
-       on conflict (tenant, key) do update set request_hash = excluded.request_hash, task_id = excluded.task_id, created_at = excluded.created_at
-         where idempotency_keys.created_at < $6
-       returning task_id`,
-      [tenant, key, requestHash, taskId, new Date(now), new Date(now - ttlMs)],
-    );
-    if (r.rowCount) return { taskId, conflict: false, existing: false };
-    const cur = await this.pool.query("select task_id, request_hash from idempotency_keys where tenant = $1 and key = $2", [tenant, key]);
-    const row = cur.rows[0];
-    return { taskId: row.task_id, conflict: row.request_hash !== requestHash, existing: true };
   }
 
   async get(tenant: string, taskId: string): Promise<TaskRow> {

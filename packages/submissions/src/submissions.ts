@@ -1,0 +1,107 @@
+import type { Job } from "@millrace/contracts";
+import { inTransaction, type Clock, type Pool } from "@millrace/runtime";
+import { bindIdempotencyKey } from "./idempotency";
+import { insertPending } from "./pending";
+
+export interface Recorded {
+  /** The task the request stands for: the job's own, or an earlier one its Idempotency-Key named. */
+  taskId: string;
+  /** Nothing new was written: the task id existed, or the key named an earlier task. */
+  existing: boolean;
+  /** The key was used earlier with a different request. Nothing was written. */
+  conflict: boolean;
+}
+
+export interface Idempotency {
+  key: string;
+  /** Hash of the request (method, path, canonical body); a different hash under the same key is a conflict. */
+  requestHash: string;
+}
+
+export interface SubmissionsOptions {
+  clock: Clock;
+  /** How long an Idempotency-Key names its task. */
+  idempotencyTtlMs: number;
+  /** Rows per insert statement. */
+  maxBatch?: number;
+}
+
+interface Waiting {
+  job: Job;
+  resolve: (inserted: boolean) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Records submitted tasks: the PENDING row that holds the job, written before
+ * the job is published. That row is the record of truth: the status service's
+ * reconciler republishes a task still PENDING with no event past its deadline.
+ *
+ * Jobs without an Idempotency-Key are group-committed: records that arrive
+ * while one insert runs go together in the next statement, so under load
+ * hundreds of submits a second become a few multi-row inserts. A keyed
+ * record binds its key and writes its row in one transaction of its own.
+ */
+export class Submissions {
+  private waiting: Waiting[] = [];
+  private running = false;
+  private scheduled = false;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly opts: SubmissionsOptions,
+  ) {
+    this.maxBatch = opts.maxBatch ?? 500;
+  }
+
+  async record(job: Job, idempotency?: Idempotency): Promise<Recorded> {
+    if (idempotency?.key) return this.recordKeyed(job, idempotency);
+    const inserted = await this.enqueue(job);
+    return { taskId: job.taskId, existing: !inserted, conflict: false };
+  }
+
+  private recordKeyed(job: Job, idem: Idempotency): Promise<Recorded> {
+    const nowMs = this.opts.clock.now();
+    return inTransaction(this.pool, async (client) => {
+      const bound = await bindIdempotencyKey(client, { tenant: job.tenant, key: idem.key, requestHash: idem.requestHash, taskId: job.taskId, nowMs, ttlMs: this.opts.idempotencyTtlMs });
+      if (bound.existing) return { taskId: bound.taskId, existing: true, conflict: bound.conflict };
+      const inserted = await insertPending(client, [job], nowMs);
+      return { taskId: job.taskId, existing: !inserted.has(job.taskId), conflict: false };
+    });
+  }
+
+  private enqueue(job: Job): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ job, resolve, reject });
+      // Started on the next turn rather than at once: callers that record
+      // several jobs in one turn (a batched RPC, a burst of requests read
+      // from one socket read) share the statement instead of the first going
+      // alone while the rest wait a whole insert behind it.
+      if (!this.running && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          if (!this.running) void this.run();
+        });
+      }
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.waiting.length) {
+        const batch = this.waiting.splice(0, this.maxBatch);
+        try {
+          const inserted = await insertPending(this.pool, batch.map((b) => b.job), this.opts.clock.now());
+          for (const b of batch) b.resolve(inserted.has(b.job.taskId));
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
