@@ -102,25 +102,9 @@ export class Topology {
   get cancelWildcard(): string {
     return `${this.subjectPrefix}millrace.cancel.>`;
   }
-  /**
-   * Change notices end in "done" (terminal) or "live", so a subscriber that
-   * only cares about tasks coming back to life (cache invalidation on retry)
-   * does not receive every transition.
-   */
-  changedSubject(taskId: string, terminal: boolean): string {
-    return `${this.subjectPrefix}millrace.changed.${taskId}.${terminal ? "done" : "live"}`;
-  }
-  /** Every change notice of one task. */
-  changedOf(taskId: string): string {
-    return `${this.subjectPrefix}millrace.changed.${taskId}.*`;
-  }
-  /** Notices of tasks becoming terminal (or leaving that state by a manual retry). */
-  get changedDone(): string {
-    return `${this.subjectPrefix}millrace.changed.*.done`;
-  }
-  /** Notices of tasks that moved to a non-terminal state, across all tasks. */
-  get changedLive(): string {
-    return `${this.subjectPrefix}millrace.changed.*.live`;
+  /** Core-NATS notices of task changes, one TaskChangedBatch per projection commit. */
+  get changedBatch(): string {
+    return `${this.subjectPrefix}millrace.changed.batch`;
   }
   /** Core-NATS notice that a model version or alias changed (cache invalidation). */
   get modelsChanged(): string {

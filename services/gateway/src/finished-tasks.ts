@@ -1,11 +1,11 @@
-// Finished tasks, kept in memory from the status service's done notices
-// (millrace.changed.<id>.done carries the whole finished task). A poll of a
+// Finished tasks, kept in memory from the status service's change notices
+// (a TaskChangedBatch on millrace.changed.batch carries each finished task). A poll of a
 // finished task, which is most polls, is then answered without a call to the
 // status service. Anything not here (running, unknown, another tenant's,
 // expired, evicted) is asked of the status service as before.
 import type { NatsConnection, Subscription } from "nats";
-import { TaskChanged, type Task } from "@millrace/contracts";
-import { isTerminal, type Clock, type Logger, type Topology } from "@millrace/runtime";
+import { Task, TaskChangedBatch } from "@millrace/contracts";
+import type { Clock, Logger, Topology } from "@millrace/runtime";
 
 export interface FinishedTasksOptions {
   /** Bound on the encoded bytes held; the least recently stored go first. */
@@ -13,7 +13,7 @@ export interface FinishedTasksOptions {
 }
 
 export class FinishedTasks {
-  // Encoded TaskChanged notices, decoded on a hit: most tasks are polled once.
+  // Encoded finished tasks, decoded on a hit: most tasks are polled once.
   private readonly entries = new Map<string, Uint8Array>();
   private bytes = 0;
   private sub?: Subscription;
@@ -26,9 +26,9 @@ export class FinishedTasks {
     this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
   }
 
-  /** Follows the done notices of every task. */
+  /** Follows the change notices of every task. */
   start(nc: NatsConnection, topo: Topology, logger: Logger): void {
-    this.sub = nc.subscribe(topo.changedDone, {
+    this.sub = nc.subscribe(topo.changedBatch, {
       callback: (err, m) => {
         if (err) return logger.warn({ err: err.message }, "finished-task notices ended");
         this.notice(m.data);
@@ -44,25 +44,29 @@ export class FinishedTasks {
     return this.entries.size;
   }
 
-  /** Takes one encoded TaskChanged notice. */
+  /** Takes one encoded TaskChangedBatch. */
   notice(data: Uint8Array): void {
-    let n: TaskChanged;
+    let b: TaskChangedBatch;
     try {
-      n = TaskChanged.decode(data);
+      b = TaskChangedBatch.decode(data);
     } catch {
       return; // not a notice
     }
-    this.drop(n.taskId);
-    // Without a task (a retry un-finished it, or the result is large): dropped only.
-    if (!n.task || !isTerminal(n.task.state)) return;
-    // Copied: the message's bytes may be a view into the client's read buffer.
-    const copy = data.slice();
-    this.entries.set(n.taskId, copy);
-    this.bytes += copy.length;
-    for (const [id, b] of this.entries) {
+    for (let i = 0; i < b.taskIds.length; i++) {
+      this.drop(b.taskIds[i]);
+      // Without a finished task (still running, a retry un-finished it, a
+      // parent, or the result is large): dropped only.
+      const task = b.finished[i];
+      if (!task?.length) continue;
+      // Copied: the bytes are a view into the notice, itself perhaps a view into the client's read buffer.
+      const copy = task.slice();
+      this.entries.set(b.taskIds[i], copy);
+      this.bytes += copy.length;
+    }
+    for (const [id, bytes] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(id);
-      this.bytes -= b.length;
+      this.bytes -= bytes.length;
     }
   }
 
@@ -70,8 +74,8 @@ export class FinishedTasks {
   get(tenant: string, taskId: string): Task | undefined {
     const data = this.entries.get(taskId);
     if (!data) return undefined;
-    const task = TaskChanged.decode(data).task;
-    if (!task || task.tenant !== tenant) return undefined;
+    const task = Task.decode(data);
+    if (task.tenant !== tenant) return undefined;
     if (task.expiresAtMs && task.expiresAtMs <= this.clock.now()) {
       this.drop(taskId); // the status service answers 410 from here on
       return undefined;

@@ -1,7 +1,7 @@
-// Finished tasks held from the status service's done notices: polls of them
+// Finished tasks held from the status service's change notices: polls of them
 // are answered without a call, and only for the task's own tenant.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TaskChanged, TaskState, type Task } from "@millrace/contracts";
+import { Task, TaskChangedBatch, TaskState } from "@millrace/contracts";
 import { ManualClock } from "@millrace/runtime";
 import { uniqueName, waitFor } from "@millrace/testkit";
 import { buildApp, FinishedTasks } from "../src/main";
@@ -33,7 +33,15 @@ function finished(taskId: string, tenant: string, extra: Partial<Task> = {}): Ta
   };
 }
 
-const notice = (task: Task | undefined, taskId = task!.taskId, state = task?.state ?? TaskState.PENDING) => TaskChanged.encode({ taskId, state, task }).finish();
+type Change = { task?: Task; taskId?: string; state?: TaskState };
+/** One notice (a TaskChangedBatch, as the status service publishes per commit) of the given changes. */
+const batch = (...changes: Change[]) =>
+  TaskChangedBatch.encode({
+    taskIds: changes.map((c) => c.task?.taskId ?? c.taskId!),
+    states: changes.map((c) => c.task?.state ?? c.state ?? TaskState.PENDING),
+    finished: changes.map((c) => (c.task ? Task.encode(c.task).finish() : new Uint8Array())),
+  }).finish();
+const notice = (task: Task | undefined, taskId = task!.taskId, state = task?.state ?? TaskState.PENDING) => batch({ task, taskId, state });
 
 describe("FinishedTasks", () => {
   it("answers the task's own tenant only, and forgets it on expiry or when a retry un-finishes it", () => {
@@ -52,8 +60,18 @@ describe("FinishedTasks", () => {
     expect(cache.get("acme", "t2")).toBeUndefined();
   });
 
+  it("takes every change of one notice: finished tasks are held, running ones dropped", () => {
+    const cache = new FinishedTasks(new ManualClock(0));
+    cache.notice(notice(finished("r1", "acme")));
+    cache.notice(batch({ task: finished("b1", "acme") }, { taskId: "r1", state: TaskState.STARTED }, { task: finished("b2", "globex", { state: TaskState.FAILURE }) }));
+    expect(cache.get("acme", "b1")?.state).toBe(TaskState.SUCCESS);
+    expect(cache.get("globex", "b2")?.state).toBe(TaskState.FAILURE);
+    expect(cache.get("acme", "r1")).toBeUndefined();
+    expect(cache.size).toBe(2);
+  });
+
   it("keeps within its byte bound, dropping the oldest first", () => {
-    const one = notice(finished("x0", "acme")).length;
+    const one = Task.encode(finished("x0", "acme")).finish().length;
     const cache = new FinishedTasks(new ManualClock(0), { maxBytes: one * 3 });
     for (let i = 0; i < 5; i++) cache.notice(notice(finished(`x${i}`, "acme")));
     expect(cache.size).toBe(3);
@@ -69,7 +87,7 @@ describe("GET /v1/tasks/{id} with finished tasks held", () => {
   });
   afterAll(async () => h?.cleanup());
 
-  it("answers a finished task from its done notice, without the status service, and 404s another tenant", async () => {
+  it("answers a finished task from its change notice, without the status service, and 404s another tenant", async () => {
     const cache = new FinishedTasks({ now: () => Date.now() });
     cache.start(h.nats.nc, h.nats.topo, h.logger);
     try {
@@ -77,8 +95,8 @@ describe("GET /v1/tasks/{id} with finished tasks held", () => {
       const tenant = uniqueName("tenant_");
       const id = uniqueName("task_");
       // The fake status service has never heard of this task: only the notice knows it.
-      h.nats.nc.publish(h.nats.topo.changedSubject(id, true), notice(finished(id, tenant)));
-      await waitFor(() => cache.size > 0, { what: "the done notice" });
+      h.nats.nc.publish(h.nats.topo.changedBatch, notice(finished(id, tenant)));
+      await waitFor(() => cache.size > 0, { what: "the change notice" });
       const res = await requester(app, await token(tenant))("GET", `/v1/tasks/${id}`);
       expect(res.status).toBe(200);
       expect(await res.json() as any).toMatchObject({ task_id: id, state: "SUCCESS", result: { predictions: [4] } });

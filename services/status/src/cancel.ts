@@ -3,7 +3,7 @@ import { CancelNotice, TaskState, type TaskEvent } from "@millrace/contracts";
 import { isTerminal, publishEvent, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { TaskRow } from "./projection";
 import { applyEvent, type ProjectionOptions } from "./projection";
-import { announceChange } from "./notices";
+import { announceChanges } from "./notices";
 import { isParentKind } from "./orchestrator";
 import type { TaskStore } from "./store";
 
@@ -44,7 +44,7 @@ export class Canceller {
       if (next) {
         await this.store.writeRows(this.pool, [next]);
         result = next;
-        announceChange(this.nc, this.topo, next);
+        announceChanges(this.nc, this.topo, [next]);
       }
     }
     this.logger.info({ task_id: taskId, state: row.state }, "cancel requested");

@@ -1,4 +1,4 @@
-import { StatusServiceService, TaskChanged } from "@millrace/contracts";
+import { StatusServiceService } from "@millrace/contracts";
 import {
   baseConfigSchema,
   healthConfigShape,
@@ -18,6 +18,7 @@ import {
   type Logger,
 } from "@millrace/runtime";
 import { Canceller } from "./cancel";
+import { ChangeFeed } from "./change-feed";
 import { Submissions } from "@millrace/submissions";
 import { DeadLetterWatcher } from "./dead-letter";
 import { Orchestrator } from "./orchestrator";
@@ -57,18 +58,11 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   const revocations = await js.views.kv(topo.bucket("revocations"));
   const projection = { resultTtlMs: config.RESULT_TTL_MS };
   const store = new TaskStore(pool, clock);
-  // Notices of tasks coming back to life (a retry, from any replica) drop
-  // their cached finished rows.
-  const changes = nc.subscribe(topo.changedLive, {
-    callback: (_e, m) => {
-      try {
-        const n = TaskChanged.decode(m.data);
-        store.changed(n.taskId, n.state);
-      } catch {
-        /* not a notice */
-      }
-    },
-  });
+  // Every replica's change notices: they wake this process's WatchTask
+  // streams, and a task coming back to life (a retry made by any replica)
+  // drops its cached finished row.
+  const feed = new ChangeFeed((taskId, state) => store.changed(taskId, state));
+  feed.start(nc, topo, logger);
   const submissions = new Submissions(pool, { clock, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS });
   const canceller = new Canceller(nc, pool, store, revocations, topo, clock, projection, logger);
   const orchestrator = new Orchestrator(nc, pool, store, canceller, topo, clock, logger, { sweepEveryMs: config.ORCHESTRATOR_SWEEP_MS });
@@ -81,7 +75,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   deadLetters.start();
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, submissions, canceller, clock, logger, projection }));
+  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, feed, submissions, canceller, clock, logger, projection }));
   const grpcPort = await startGrpcServer(server, config.STATUS_LISTEN);
   const health = await startHealthServer(config.HEALTH_PORT, {
     nats: async () => {
@@ -102,7 +96,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
       reconciler.stop();
       deadLetters.stop();
       orchestrator.stop();
-      changes.unsubscribe();
+      feed.stop();
       await stopGrpcServer(server, 2_000);
       await projector.stop();
       health.server.close();

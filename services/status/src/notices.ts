@@ -1,5 +1,5 @@
 import type { NatsConnection } from "nats";
-import { TaskChanged } from "@millrace/contracts";
+import { Task, TaskChangedBatch, type TaskState } from "@millrace/contracts";
 import { isTerminal, type Topology } from "@millrace/runtime";
 import { isParentKind } from "./orchestrator";
 import type { TaskRow } from "./projection";
@@ -7,22 +7,43 @@ import { toTask } from "./store";
 
 /** Finished tasks with a larger result are not carried in notices (gateways then ask). */
 export const NOTICE_RESULT_MAX_BYTES = 64 * 1024;
+/** A commit's notices are split so each message stays well under NATS's max_payload (1 MB by default). */
+export const NOTICE_BATCH_MAX_BYTES = 256 * 1024;
+
+const NONE = new Uint8Array(0);
 
 /**
- * Publishes that a task changed, after its row was written: on
- * millrace.changed.<id>.live while it runs, .done once terminal. A done
- * notice carries the whole finished task (not for parents, whose children are
- * read on demand, nor for large results), which lets gateways answer polls of
- * finished tasks from memory. `leftTerminal` (a manual retry) also sends a
- * done notice without a task, so those caches drop the old outcome.
+ * Publishes that rows changed, after they were written: one TaskChangedBatch
+ * on millrace.changed.batch for all of them (more only past
+ * NOTICE_BATCH_MAX_BYTES). A terminal row carries the whole finished task
+ * (not for parents, whose children are read on demand, nor for large
+ * results), which lets gateways answer polls of finished tasks from memory;
+ * any other change tells them to forget what they held (a manual retry).
  */
-export function announceChange(nc: NatsConnection, topo: Topology, row: TaskRow, leftTerminal = false): void {
-  const terminal = isTerminal(row.state);
-  let task;
-  if (terminal && !isParentKind(row.kind)) {
-    const t = toTask(row);
-    if (t.resultJson.length <= NOTICE_RESULT_MAX_BYTES) task = t;
+export function announceChanges(nc: NatsConnection, topo: Topology, rows: Iterable<TaskRow>): void {
+  let taskIds: string[] = [];
+  let states: TaskState[] = [];
+  let finished: Uint8Array[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (!taskIds.length) return;
+    nc.publish(topo.changedBatch, TaskChangedBatch.encode({ taskIds, states, finished }).finish());
+    taskIds = [];
+    states = [];
+    finished = [];
+    bytes = 0;
+  };
+  for (const row of rows) {
+    let task = NONE;
+    if (isTerminal(row.state) && !isParentKind(row.kind)) {
+      const t = toTask(row);
+      if (t.resultJson.length <= NOTICE_RESULT_MAX_BYTES) task = Task.encode(t).finish();
+    }
+    if (taskIds.length && bytes + task.length > NOTICE_BATCH_MAX_BYTES) flush();
+    taskIds.push(row.taskId);
+    states.push(row.state);
+    finished.push(task);
+    bytes += task.length + row.taskId.length + 8;
   }
-  nc.publish(topo.changedSubject(row.taskId, terminal), TaskChanged.encode({ taskId: row.taskId, state: row.state, task }).finish());
-  if (leftTerminal && !terminal) nc.publish(topo.changedSubject(row.taskId, true), TaskChanged.encode({ taskId: row.taskId, state: row.state, task: undefined }).finish());
+  flush();
 }

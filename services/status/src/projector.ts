@@ -2,7 +2,7 @@ import { AckPolicy, type JsMsg, type NatsConnection } from "nats";
 import type { TaskEvent } from "@millrace/contracts";
 import type { Logger, Pool, Topology } from "@millrace/runtime";
 import { decodeEvents, stateName } from "@millrace/runtime";
-import { announceChange } from "./notices";
+import { announceChanges } from "./notices";
 import { projectBatch, type ProjectionOptions, type TaskRow } from "./projection";
 import type { TaskStore } from "./store";
 
@@ -136,10 +136,8 @@ export class Projector {
         for (const row of transitions) {
           this.logger.info({ task_id: row.taskId, state: stateName(row.state), attempt: row.attempt, kind: row.kind }, "task transition");
         }
-        for (const row of changed.values()) {
-          announceChange(this.nc, this.topo, row);
-          this.onRow?.(row);
-        }
+        announceChanges(this.nc, this.topo, changed.values());
+        if (this.onRow) for (const row of changed.values()) this.onRow(row);
         this.onCommitted?.([...changed.values()].map((r) => ({ taskId: r.taskId, state: r.state, parentId: r.parentId, kind: r.kind })));
         return;
       } catch (err) {

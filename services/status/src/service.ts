@@ -3,11 +3,12 @@ import { Job, TaskState, type CreateTaskRequest, type CreateTaskResponse, type G
 import { errorCode, errorMessage, grpc, publishJob, toServiceError, unary, ValidationError, type Clock, type Logger, type Pool, type Topology } from "@millrace/runtime";
 import type { Canceller } from "./cancel";
 import type { Submissions } from "@millrace/submissions";
+import type { ChangeFeed } from "./change-feed";
 import type { TaskStore } from "./store";
 import { toTask } from "./store";
 import { isParentKind } from "./orchestrator";
 import { watchTask } from "./watch";
-import { announceChange } from "./notices";
+import { announceChanges } from "./notices";
 import type { ProjectionOptions } from "./projection";
 
 export interface ServiceDeps {
@@ -17,6 +18,7 @@ export interface ServiceDeps {
   topo: Topology;
   store: TaskStore;
   submissions: Submissions;
+  feed: ChangeFeed;
   canceller: Canceller;
   clock: Clock;
   logger: Logger;
@@ -78,6 +80,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       watchTask(
         d.nc,
         d.topo,
+        d.feed,
         d.store,
         call.request.tenant,
         call.request.taskId,
@@ -116,7 +119,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       await d.canceller.forget(req.taskId);
       d.store.forget(req.taskId);
       const requeued = await d.store.get(req.tenant, req.taskId);
-      announceChange(d.nc, d.topo, requeued, true);
+      announceChanges(d.nc, d.topo, [requeued]);
       await publishJob(d.js, d.topo, next);
       d.logger.info({ task_id: req.taskId, generation }, "task re-queued by request");
       return { task: toTask(requeued), notRetryable: false };

@@ -1,8 +1,9 @@
-import type { NatsConnection, Subscription } from "nats";
+import type { NatsConnection } from "nats";
 import { TaskEvent, TaskState } from "@millrace/contracts";
 import { isTerminal, type Topology } from "@millrace/runtime";
 import { applyEvent, type ProjectionOptions, type TaskRow } from "./projection";
 import type { TaskStore } from "./store";
+import type { ChangeFeed } from "./change-feed";
 
 /** The task's stored events, oldest first (direct gets by subject; 2.9 has no multi-filter consumers). */
 export async function storedEvents(nc: NatsConnection, topo: Topology, taskId: string, max = 1_000): Promise<TaskEvent[]> {
@@ -59,12 +60,14 @@ export function replayEvents(stored: TaskEvent[], current: TaskRow): TaskEvent[]
  * Streams a task: with `history`, first the state after each stored event (so
  * a late subscriber still sees STARTED and every PROGRESS); then the current
  * row, then every change, ending at a terminal state. Changes are signalled by
- * core-NATS notices published after each projection commit (by whichever
- * status replica made it), and a slow re-read covers a notice lost in transit.
+ * the core-NATS notices published after each projection commit (by whichever
+ * status replica made it, received through this process's ChangeFeed), and a
+ * slow re-read covers a notice lost in transit.
  */
 export async function watchTask(
   nc: NatsConnection,
   topo: Topology,
+  feed: ChangeFeed,
   store: TaskStore,
   tenant: string,
   taskId: string,
@@ -75,9 +78,9 @@ export async function watchTask(
   history: boolean,
   fallbackPollMs = 2_000,
 ): Promise<void> {
-  const sub: Subscription = nc.subscribe(topo.changedOf(taskId));
+  const sub = feed.watch(taskId);
   let timer: NodeJS.Timeout | undefined;
-  onCancel(() => sub.unsubscribe());
+  onCancel(() => sub.close());
   try {
     const key = (r: TaskRow) => `${r.generation}:${r.attempt}:${r.seq}:${r.state}:${r.progress?.percent ?? ""}:${r.cancelRequested}`;
     // Tenant check first: another tenant's task is a 404 before anything is sent.
@@ -101,7 +104,7 @@ export async function watchTask(
       return isTerminal(row.state);
     };
     timer = setInterval(() => {
-      void reread().then((done) => done && sub.unsubscribe(), () => sub.unsubscribe());
+      void reread().then((done) => done && sub.close(), () => sub.close());
     }, fallbackPollMs);
     for await (const _ of sub) {
       if (cancelled()) break;
@@ -109,6 +112,6 @@ export async function watchTask(
     }
   } finally {
     if (timer) clearInterval(timer);
-    sub.unsubscribe();
+    sub.close();
   }
 }

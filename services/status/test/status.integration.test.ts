@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { Job, StatusServiceClient, TaskChanged, TaskEvent, TaskState, type Task } from "@millrace/contracts";
+import { Job, StatusServiceClient, Task, TaskChangedBatch, TaskEvent, TaskState } from "@millrace/contracts";
 import { call, createLogger, encodeEvent, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent, publishEventBatch } from "@millrace/runtime";
 import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { configSchema, startStatus, type StatusService } from "../src/main";
@@ -181,12 +181,41 @@ describe("status service (real NATS + Postgres)", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("sends the finished task in its done notice, and a retry's notice drops it from caches", async () => {
+  it("announces the changes of one commit in one notice message, each finished task whole", async () => {
     nats = await natsFixture();
     db = await dbFixture();
     await boot();
-    const notices: TaskChanged[] = [];
-    const sub = nats.nc.subscribe(nats.topo.changedDone, { callback: (_e, m) => notices.push(TaskChanged.decode(m.data)) });
+    const messages: TaskChangedBatch[] = [];
+    const sub = nats.nc.subscribe(nats.topo.changedBatch, { callback: (_e, m) => messages.push(TaskChangedBatch.decode(m.data)) });
+    await nats.nc.flush();
+    const js = nats.nc.jetstream();
+    const short = Array.from({ length: 12 }, (_, i) => job(`n-${i}`, i % 2 ? "acme" : "globex"));
+    const events = short.flatMap((j) => [event(j, TaskState.STARTED, 1, 1), event(j, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from(`{"i":"${j.taskId}"}`) })]);
+    await publishEventBatch(js, nats.topo, events.map((e) => encodeEvent(e).data), "notice-batch");
+    const seen = () => new Map(messages.flatMap((b) => b.taskIds.map((id, i) => [id, { state: b.states[i], task: b.finished[i].length ? Task.decode(b.finished[i]) : undefined }] as const)));
+    await waitFor(() => seen().size === 12, { what: "notices of all twelve tasks" });
+    // One projection commit (the events came in one message), so one notice, not twelve.
+    expect(messages.length).toBe(1);
+    for (const j of short) {
+      const n = seen().get(j.taskId)!;
+      expect(n.state).toBe(TaskState.SUCCESS);
+      expect(n.task).toMatchObject({ taskId: j.taskId, tenant: j.tenant, state: TaskState.SUCCESS, attempts: 1 });
+      expect(JSON.parse(Buffer.from(n.task!.resultJson).toString())).toEqual({ i: j.taskId });
+    }
+    sub.unsubscribe();
+  });
+
+  it("sends the finished task in its change notice, and a retry's notice drops it from caches", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const notices: { taskId: string; state: TaskState; task?: Task }[] = [];
+    const sub = nats.nc.subscribe(nats.topo.changedBatch, {
+      callback: (_e, m) => {
+        const b = TaskChangedBatch.decode(m.data);
+        b.taskIds.forEach((taskId, i) => notices.push({ taskId, state: b.states[i], task: b.finished[i].length ? Task.decode(b.finished[i]) : undefined }));
+      },
+    });
     const j = job("pend-2");
     const js = nats.nc.jetstream();
     await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });

@@ -1,6 +1,6 @@
 // Code generated from proto/ by `pnpm gen`. DO NOT EDIT.
 
-export { CancelNotice, InFlightTask, TaskChanged, TaskEvent, TaskEventBatch, WorkerHeartbeat } from "./millrace/v1/event";
+export { CancelNotice, InFlightTask, TaskChangedBatch, TaskEvent, TaskEventBatch, WorkerHeartbeat } from "./millrace/v1/event";
 export { ExplainJob, ForecastJob, Job, MaintenanceJob, ModelSpec, PipelineJob, PredictJob, RetryPolicy, TimeLimits, TrainAllProductsJob, TrainJob, TrainProductJob, WorkflowJob } from "./millrace/v1/job";
 export { ExplainRequest, ExplainResponse, GetModelRequest, GetModelVersionRequest, ListModelsRequest, ListModelsResponse, ModelInfo, ModelInfo_AliasesEntry, ModelRef, ModelVersion, PredictRequest, PredictResponse, PredictorPingRequest, PredictorPingResponse, PredictorServiceClient, PredictorServiceService, RegistryServiceClient, RegistryServiceService, SetAliasRequest } from "./millrace/v1/predictor";
 export type { PredictorServiceServer, RegistryServiceServer } from "./millrace/v1/predictor";

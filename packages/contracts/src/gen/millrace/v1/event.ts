@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Progress, Task, TaskError, TaskState, taskStateFromJSON, taskStateToJSON } from "./task";
+import { Progress, TaskError, TaskState, taskStateFromJSON, taskStateToJSON } from "./task";
 
 /**
  * One state transition of one task, published on events.<task_id> (or inside
@@ -60,18 +60,22 @@ export interface CancelNotice {
 }
 
 /**
- * Core-NATS notice published after a projection commit, so watchers on any
- * status replica re-read the row.
- *
- * On millrace.changed.<id>.done (terminal, or a manual retry leaving a
- * terminal state) `task` carries the whole finished task, so gateways answer
- * polls of finished tasks from memory; it is unset on live notices and for
- * parents (whose children list is read on demand).
+ * Core-NATS notice of the changes of one projection commit (or one cancel or
+ * retry), published once on millrace.changed.batch after the rows were written, so watchers on any
+ * status replica re-read them and gateways keep finished tasks to answer polls
+ * from memory. One message per commit rather than one per task: every core
+ * NATS message costs the publisher, the server and each subscriber.
+ * task_ids[i], states[i] and finished[i] describe one change.
  */
-export interface TaskChanged {
-  taskId: string;
-  state: TaskState;
-  task: Task | undefined;
+export interface TaskChangedBatch {
+  taskIds: string[];
+  states: TaskState[];
+  /**
+   * The whole finished task (encoded Task) when terminal, so a gateway can keep
+   * the bytes as they are; empty while it runs, for parents (whose children
+   * list is read on demand) and for results over the notice limit.
+   */
+  finished: Uint8Array[];
 }
 
 export interface WorkerHeartbeat {
@@ -687,25 +691,29 @@ export const CancelNotice: MessageFns<CancelNotice> = {
   },
 };
 
-function createBaseTaskChanged(): TaskChanged {
-  return { taskId: "", state: 0, task: undefined };
+function createBaseTaskChangedBatch(): TaskChangedBatch {
+  return { taskIds: [], states: [], finished: [] };
 }
 
-export const TaskChanged: MessageFns<TaskChanged> = {
-  encode(message: TaskChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.taskId !== "") {
-      writer.uint32(10).string(message.taskId);
+export const TaskChangedBatch: MessageFns<TaskChangedBatch> = {
+  encode(message: TaskChangedBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.taskIds) {
+      writer.uint32(10).string(v!);
     }
-    if (message.state !== 0) {
-      writer.uint32(16).int32(message.state);
+    if (message.states.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.states) {
+        writer.int32(v);
+      }
+      writer.join();
     }
-    if (message.task !== undefined) {
-      Task.encode(message.task, writer.uint32(26).fork()).join();
+    for (const v of message.finished) {
+      writer.uint32(26).bytes(v!);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): TaskChanged {
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskChangedBatch {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -714,7 +722,7 @@ export const TaskChanged: MessageFns<TaskChanged> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseTaskChanged();
+      const message = createBaseTaskChangedBatch();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -723,23 +731,33 @@ export const TaskChanged: MessageFns<TaskChanged> = {
               break;
             }
 
-            message.taskId = reader.string();
+            message.taskIds.push(reader.string());
             continue;
           }
           case 2: {
-            if (tag !== 16) {
-              break;
+            if (tag === 16) {
+              message.states.push(reader.int32() as any);
+
+              continue;
             }
 
-            message.state = reader.int32() as any;
-            continue;
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.states.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
           }
           case 3: {
             if (tag !== 26) {
               break;
             }
 
-            message.task = Task.decode(reader, reader.uint32());
+            message.finished.push(reader.bytes());
             continue;
           }
         }
@@ -754,40 +772,40 @@ export const TaskChanged: MessageFns<TaskChanged> = {
     }
   },
 
-  fromJSON(object: any): TaskChanged {
+  fromJSON(object: any): TaskChangedBatch {
     return {
-      taskId: isSet(object.taskId)
-        ? globalThis.String(object.taskId)
-        : isSet(object.task_id)
-        ? globalThis.String(object.task_id)
-        : "",
-      state: isSet(object.state) ? taskStateFromJSON(object.state) : 0,
-      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      taskIds: globalThis.Array.isArray(object?.taskIds)
+        ? object.taskIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.task_ids)
+        ? object.task_ids.map((e: any) => globalThis.String(e))
+        : [],
+      states: globalThis.Array.isArray(object?.states) ? object.states.map((e: any) => taskStateFromJSON(e)) : [],
+      finished: globalThis.Array.isArray(object?.finished) ? object.finished.map((e: any) => bytesFromBase64(e)) : [],
     };
   },
 
-  toJSON(message: TaskChanged): unknown {
+  toJSON(message: TaskChangedBatch): unknown {
     const obj: any = {};
-    if (message.taskId !== "") {
-      obj.taskId = message.taskId;
+    if (message.taskIds?.length) {
+      obj.taskIds = message.taskIds;
     }
-    if (message.state !== 0) {
-      obj.state = taskStateToJSON(message.state);
+    if (message.states?.length) {
+      obj.states = message.states.map((e) => taskStateToJSON(e));
     }
-    if (message.task !== undefined) {
-      obj.task = Task.toJSON(message.task);
+    if (message.finished?.length) {
+      obj.finished = message.finished.map((e) => base64FromBytes(e));
     }
     return obj;
   },
 
-  create(base?: DeepPartial<TaskChanged>): TaskChanged {
-    return TaskChanged.fromPartial(base ?? {});
+  create(base?: DeepPartial<TaskChangedBatch>): TaskChangedBatch {
+    return TaskChangedBatch.fromPartial(base ?? {});
   },
-  fromPartial(object: DeepPartial<TaskChanged>): TaskChanged {
-    const message = createBaseTaskChanged();
-    message.taskId = object.taskId ?? "";
-    message.state = object.state ?? 0;
-    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+  fromPartial(object: DeepPartial<TaskChangedBatch>): TaskChangedBatch {
+    const message = createBaseTaskChangedBatch();
+    message.taskIds = object.taskIds?.map((e) => e) || [];
+    message.states = object.states?.map((e) => e) || [];
+    message.finished = object.finished?.map((e) => e) || [];
     return message;
   },
 };
