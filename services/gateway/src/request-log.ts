@@ -9,6 +9,11 @@ export function requestLog(logger: Logger): MiddlewareHandler<GatewayEnv> {
     const start = performance.now();
     await next();
     const status = c.res.status;
+    // Successful reads (status polls above all) are the bulk of traffic and
+    // change nothing: they log at debug. Writes and client errors log at info.
+    const level = status >= 500 ? "error" : c.req.method === "GET" && status < 400 ? "debug" : "info";
+    // The line is only built when it will be written (the common poll is not).
+    if (!logger.isLevelEnabled(level)) return;
     const line = {
       method: c.req.method,
       path: c.req.path,
@@ -18,10 +23,6 @@ export function requestLog(logger: Logger): MiddlewareHandler<GatewayEnv> {
       task_id: c.get("taskId"),
       code: c.get("errorCode"),
     };
-    if (status >= 500) logger.error(line, "request");
-    // Successful reads (status polls above all) are the bulk of traffic and
-    // change nothing: they log at debug. Writes and client errors log at info.
-    else if (c.req.method === "GET" && status < 400) logger.debug(line, "request");
-    else logger.info(line, "request");
+    logger[level](line, "request");
   };
 }
