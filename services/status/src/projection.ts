@@ -62,11 +62,19 @@ export function rowFromEvent(ev: TaskEvent): TaskRow {
 function upsertAttempt(history: AttemptRecord[], rec: Partial<AttemptRecord> & { attempt: number }): AttemptRecord[] {
   const out = history.slice();
   const i = out.findIndex((h) => h.attempt === rec.attempt);
-  const base: AttemptRecord = i >= 0 ? out[i] : { attempt: rec.attempt, workerId: "", startedAtMs: 0, finishedAtMs: 0, outcome: TaskState.STARTED, error: undefined };
-  const merged = { ...base, ...Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== undefined)) } as AttemptRecord;
+  const merged: AttemptRecord = i >= 0 ? { ...out[i] } : { attempt: rec.attempt, workerId: "", startedAtMs: 0, finishedAtMs: 0, outcome: TaskState.STARTED, error: undefined };
+  // Fields the event leaves undefined keep what the record had.
+  if (rec.workerId !== undefined) merged.workerId = rec.workerId;
+  if (rec.startedAtMs !== undefined) merged.startedAtMs = rec.startedAtMs;
+  if (rec.finishedAtMs !== undefined) merged.finishedAtMs = rec.finishedAtMs;
+  if (rec.outcome !== undefined) merged.outcome = rec.outcome;
+  if (rec.error !== undefined) merged.error = rec.error;
   if (i >= 0) out[i] = merged;
-  else out.push(merged);
-  out.sort((a, b) => a.attempt - b.attempt);
+  else {
+    out.push(merged);
+    // Attempts arrive in order almost always: sort only when this one is out of place.
+    if (out.length > 1 && out[out.length - 2].attempt > merged.attempt) out.sort((a, b) => a.attempt - b.attempt);
+  }
   return out;
 }
 

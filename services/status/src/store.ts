@@ -58,7 +58,7 @@ export function fromDb(r: DbRow): TaskRow {
 }
 
 /** The shape jsonb_populate_recordset(null::tasks, ...) reads. */
-function toRecord(r: TaskRow) {
+function toRecord(r: TaskRow, updatedAt: string) {
   return {
     task_id: r.taskId,
     tenant: r.tenant,
@@ -80,7 +80,7 @@ function toRecord(r: TaskRow) {
     finished_at: iso(r.finishedAt),
     next_attempt_at: iso(r.nextAttemptAt),
     expires_at: iso(r.expiresAt),
-    updated_at: new Date().toISOString(),
+    updated_at: updatedAt,
   };
 }
 
@@ -221,6 +221,8 @@ export class TaskStore {
 
   async writeRows(client: PoolClient | Pool, rows: TaskRow[]): Promise<void> {
     if (!rows.length) return;
+    // The injected clock, as everywhere else (the reconciler compares updated_at with it).
+    const updatedAt = new Date(this.clock.now()).toISOString();
     await client.query(
       `insert into tasks (${COLUMNS}, updated_at)
        select ${COLUMNS}, updated_at from jsonb_populate_recordset(null::tasks, $1::jsonb)
@@ -231,7 +233,7 @@ export class TaskStore {
          parent_id = excluded.parent_id, cancel_requested = excluded.cancel_requested,
          started_at = excluded.started_at, finished_at = excluded.finished_at,
          next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
-      [JSON.stringify(rows.map(toRecord))],
+      [JSON.stringify(rows.map((r) => toRecord(r, updatedAt)))],
     );
   }
 
