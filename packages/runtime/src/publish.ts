@@ -51,8 +51,9 @@ export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: 
  * status service's reconciler republishes it (see Reconciler). Throws only
  * when the connection is closed.
  */
-export function publishJobUnacked(nc: NatsConnection, topo: Topology, job: Job): void {
-  publishUnacked(nc, topo.jobSubject(job.kind, job.queue), Job.encode(job).finish(), jobMessageId(job));
+/** `encoded`: Job.encode(job) when the caller already has it (the gateway also stores those bytes in the row). */
+export function publishJobUnacked(nc: NatsConnection, topo: Topology, job: Job, encoded: Uint8Array = Job.encode(job).finish()): void {
+  publishUnacked(nc, topo.jobSubject(job.kind, job.queue), encoded, jobMessageId(job));
 }
 
 /** A core publish onto a stream's subject: stored and deduped by `msgID`, no acknowledgement awaited. */

@@ -8,8 +8,14 @@ import type { Pool, PoolClient } from "@millrace/runtime";
 const COLUMNS = "task_id, tenant, kind, queue, name, generation, attempt, parent_id, created_at, updated_at, job";
 const RECORD = "task_id text, tenant text, kind text, queue text, name text, generation int, attempt int, parent_id text, created_at timestamptz, updated_at timestamptz, job text";
 
+/** A job to record, with its encoded bytes when the caller has them already. */
+export interface Pending {
+  job: Job;
+  encoded?: Uint8Array;
+}
+
 /** The PENDING row of a job, as the insert reads it. */
-export function pendingRecord(job: Job, nowMs: number): Record<string, unknown> {
+export function pendingRecord(job: Job, nowMs: number, encoded: Uint8Array = Job.encode(job).finish()): Record<string, unknown> {
   return {
     task_id: job.taskId,
     tenant: job.tenant,
@@ -22,7 +28,7 @@ export function pendingRecord(job: Job, nowMs: number): Record<string, unknown> 
     created_at: new Date(job.createdAtMs || nowMs).toISOString(),
     // The reconciler's clock: a row still PENDING this long after it was written is republished.
     updated_at: new Date(nowMs).toISOString(),
-    job: Buffer.from(Job.encode(job).finish()).toString("base64"),
+    job: Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString("base64"),
   };
 }
 
@@ -31,14 +37,15 @@ export function pendingRecord(job: Job, nowMs: number): Record<string, unknown> 
  * that were inserted. Existing task ids are left alone, which makes recording
  * idempotent per task id (deterministic ids: schedule fires, workflow children).
  */
-export async function insertPending(db: Pool | PoolClient, jobs: Job[], nowMs: number): Promise<Set<string>> {
-  if (!jobs.length) return new Set();
+export async function insertPending(db: Pool | PoolClient, pending: Pending[], nowMs: number): Promise<Set<string>> {
+  if (!pending.length) return new Set();
+  const records = pending.map((p) => pendingRecord(p.job, nowMs, p.encoded));
   const r = await db.query(
     `insert into tasks (state, ${COLUMNS})
      select 'PENDING', task_id, tenant, kind, queue, name, generation, attempt, parent_id, created_at, updated_at, decode(job, 'base64')
      from json_to_recordset($1::json) as r(${RECORD})
      on conflict (task_id) do nothing returning task_id`,
-    [JSON.stringify(jobs.map((j) => pendingRecord(j, nowMs)))],
+    [JSON.stringify(records)],
   );
   return new Set(r.rows.map((x) => x.task_id as string));
 }

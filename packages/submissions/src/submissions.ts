@@ -1,7 +1,7 @@
 import type { Job } from "@millrace/contracts";
 import { inTransaction, type Clock, type Pool } from "@millrace/runtime";
 import { bindIdempotencyKey } from "./idempotency";
-import { insertPending } from "./pending";
+import { insertPending, type Pending } from "./pending";
 
 export interface Recorded {
   /** The task the request stands for: the job's own, or an earlier one its Idempotency-Key named. */
@@ -26,8 +26,7 @@ export interface SubmissionsOptions {
   maxBatch?: number;
 }
 
-interface Waiting {
-  job: Job;
+interface Waiting extends Pending {
   resolve: (inserted: boolean) => void;
   reject: (e: unknown) => void;
 }
@@ -55,25 +54,26 @@ export class Submissions {
     this.maxBatch = opts.maxBatch ?? 500;
   }
 
-  async record(job: Job, idempotency?: Idempotency): Promise<Recorded> {
-    if (idempotency?.key) return this.recordKeyed(job, idempotency);
-    const inserted = await this.enqueue(job);
+  /** `encoded`: Job.encode(job) when the caller has it already (it publishes the same bytes). */
+  async record(job: Job, idempotency?: Idempotency, encoded?: Uint8Array): Promise<Recorded> {
+    if (idempotency?.key) return this.recordKeyed(job, idempotency, encoded);
+    const inserted = await this.enqueue({ job, encoded });
     return { taskId: job.taskId, existing: !inserted, conflict: false };
   }
 
-  private recordKeyed(job: Job, idem: Idempotency): Promise<Recorded> {
+  private recordKeyed(job: Job, idem: Idempotency, encoded?: Uint8Array): Promise<Recorded> {
     const nowMs = this.opts.clock.now();
     return inTransaction(this.pool, async (client) => {
       const bound = await bindIdempotencyKey(client, { tenant: job.tenant, key: idem.key, requestHash: idem.requestHash, taskId: job.taskId, nowMs, ttlMs: this.opts.idempotencyTtlMs });
       if (bound.existing) return { taskId: bound.taskId, existing: true, conflict: bound.conflict };
-      const inserted = await insertPending(client, [job], nowMs);
+      const inserted = await insertPending(client, [{ job, encoded }], nowMs);
       return { taskId: job.taskId, existing: !inserted.has(job.taskId), conflict: false };
     });
   }
 
-  private enqueue(job: Job): Promise<boolean> {
+  private enqueue(p: Pending): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ job, resolve, reject });
+      this.waiting.push({ job: p.job, encoded: p.encoded, resolve, reject });
       // Started on the next turn rather than at once: callers that record
       // several jobs in one turn (a batched RPC, a burst of requests read
       // from one socket read) share the statement instead of the first going
@@ -94,7 +94,7 @@ export class Submissions {
       while (this.waiting.length) {
         const batch = this.waiting.splice(0, this.maxBatch);
         try {
-          const inserted = await insertPending(this.pool, batch.map((b) => b.job), this.opts.clock.now());
+          const inserted = await insertPending(this.pool, batch, this.opts.clock.now());
           for (const b of batch) b.resolve(inserted.has(b.job.taskId));
         } catch (err) {
           for (const b of batch) b.reject(err);

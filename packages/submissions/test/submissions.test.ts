@@ -32,6 +32,12 @@ describe("Submissions (real Postgres)", () => {
     expect(r.rows[0].created_at.getTime()).toBe(1_700_000_000_000);
     expect(r.rows[0].updated_at.getTime()).toBe(1_700_000_000_500);
     expect(Job.decode(r.rows[0].job)).toEqual(j);
+    // A caller that encoded the job already (to publish the same bytes) has them stored as they are.
+    const k = job();
+    const encoded = Job.encode(k).finish();
+    await subs.record(k, undefined, encoded);
+    const stored = (await db.pool.query("select job from tasks where task_id = $1", [k.taskId])).rows[0].job as Buffer;
+    expect(Buffer.compare(stored, Buffer.from(encoded))).toBe(0);
   });
 
   it("group-commits records made in one turn into one statement, and reports an existing task id", async () => {

@@ -15,7 +15,8 @@ import type { GatewayConfig } from "./config";
  * pool, so a submit's 202 waits on one insert and no call to another service.
  */
 export interface TaskRecorder {
-  record(job: Job, idempotency?: Idempotency): Promise<Recorded>;
+  /** `encoded` is Job.encode(job), which the caller publishes too. */
+  record(job: Job, idempotency?: Idempotency, encoded?: Uint8Array): Promise<Recorded>;
 }
 
 export interface GatewayDeps {

@@ -178,7 +178,7 @@ export class Orchestrator {
       else wf.next_step = Math.max(wf.next_step, index + 1);
     }
     if (!children.length) return;
-    await insertPending(this.pool, children, this.clock.now());
+    await insertPending(this.pool, children.map((job) => ({ job })), this.clock.now());
     await this.save(client, wf);
     const js = this.nc.jetstream();
     await Promise.all(children.map((c) => publishJob(js, this.topo, c)));
