@@ -40,3 +40,4 @@ export { TERMINAL_STATES, isTerminal, stateName, stateFromName } from "./states"
 export { reachable, freePort } from "./ports";
 export { isEntryFile, runService } from "./entry";
 export { connectInfrastructure } from "./infrastructure";
+export { subscribeTaskChanges } from "./task-changes";

@@ -4,8 +4,8 @@
 // status service. Anything not here (running, unknown, another tenant's,
 // expired, evicted) is asked of the status service as before.
 import type { NatsConnection, Subscription } from "nats";
-import { Task, TaskChangedBatch } from "@millrace/contracts";
-import type { Clock, Logger, Topology } from "@millrace/runtime";
+import { Task, type TaskChangedBatch } from "@millrace/contracts";
+import { subscribeTaskChanges, type Clock, type Logger, type Topology } from "@millrace/runtime";
 
 export interface FinishedTasksOptions {
   /** Bound on the encoded bytes held; the least recently stored go first. */
@@ -28,12 +28,7 @@ export class FinishedTasks {
 
   /** Follows the change notices of every task. */
   start(nc: NatsConnection, topo: Topology, logger: Logger): void {
-    this.sub = nc.subscribe(topo.changedBatch, {
-      callback: (err, m) => {
-        if (err) return logger.warn({ err: err.message }, "finished-task notices ended");
-        this.notice(m.data);
-      },
-    });
+    this.sub = subscribeTaskChanges(nc, topo, logger, (b) => this.notice(b));
   }
 
   stop(): void {
@@ -44,14 +39,8 @@ export class FinishedTasks {
     return this.entries.size;
   }
 
-  /** Takes one encoded TaskChangedBatch. */
-  notice(data: Uint8Array): void {
-    let b: TaskChangedBatch;
-    try {
-      b = TaskChangedBatch.decode(data);
-    } catch {
-      return; // not a notice
-    }
+  /** Takes one notice. */
+  notice(b: TaskChangedBatch): void {
     for (let i = 0; i < b.taskIds.length; i++) {
       this.drop(b.taskIds[i]);
       // Without a finished task (still running, a retry un-finished it, a

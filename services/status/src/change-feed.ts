@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from "nats";
-import { TaskChangedBatch, type TaskState } from "@millrace/contracts";
-import type { Logger, Topology } from "@millrace/runtime";
+import type { TaskChangedBatch, TaskState } from "@millrace/contracts";
+import { subscribeTaskChanges, type Logger, type Topology } from "@millrace/runtime";
 
 /**
  * Fires on each change notice of one task. Notices that arrive while the
@@ -52,12 +52,7 @@ export class ChangeFeed {
   ) {}
 
   start(nc: NatsConnection, topo: Topology, logger: Logger): void {
-    this.sub = nc.subscribe(topo.changedBatch, {
-      callback: (err, m) => {
-        if (err) return logger.warn({ err: err.message }, "change notices ended");
-        this.take(m.data);
-      },
-    });
+    this.sub = subscribeTaskChanges(nc, topo, logger, (b) => this.take(b));
   }
 
   stop(): void {
@@ -65,14 +60,8 @@ export class ChangeFeed {
     for (const set of this.watchers.values()) for (const s of [...set]) s.close();
   }
 
-  /** Takes one encoded TaskChangedBatch. */
-  take(data: Uint8Array): void {
-    let b: TaskChangedBatch;
-    try {
-      b = TaskChangedBatch.decode(data);
-    } catch {
-      return; // not a notice
-    }
+  /** Takes one notice. */
+  take(b: TaskChangedBatch): void {
     for (let i = 0; i < b.taskIds.length; i++) {
       const id = b.taskIds[i];
       this.onChange(id, b.states[i]);
