@@ -1,5 +1,5 @@
 import type { Job } from "@millrace/contracts";
-import { inTransaction, type Clock, type Pool } from "@millrace/runtime";
+import { DependencyUnavailableError, inTransaction, type Clock, type Pool } from "@millrace/runtime";
 import { bindIdempotencyKey } from "./idempotency";
 import { insertPending, type Pending } from "./pending";
 
@@ -24,6 +24,14 @@ export interface SubmissionsOptions {
   idempotencyTtlMs: number;
   /** Rows per insert statement. */
   maxBatch?: number;
+  /**
+   * Bound on a record's wait for Postgres (default 5 s): past it the record
+   * fails with DependencyUnavailableError (a 503 at the gateway) rather than
+   * hanging on a stalled database. The write may still land afterwards; the
+   * task is then run by the reconciler like any unpublished one, and a client
+   * retrying with the same Idempotency-Key gets that task.
+   */
+  timeoutMs?: number;
 }
 
 interface Waiting extends Pending {
@@ -46,19 +54,30 @@ export class Submissions {
   private running = false;
   private scheduled = false;
   private readonly maxBatch: number;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly pool: Pool,
     private readonly opts: SubmissionsOptions,
   ) {
     this.maxBatch = opts.maxBatch ?? 500;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 
   /** `encoded`: Job.encode(job) when the caller has it already (it publishes the same bytes). */
   async record(job: Job, idempotency?: Idempotency, encoded?: Uint8Array): Promise<Recorded> {
-    if (idempotency?.key) return this.recordKeyed(job, idempotency, encoded);
-    const inserted = await this.enqueue({ job, encoded });
+    if (idempotency?.key) return this.bounded(this.recordKeyed(job, idempotency, encoded));
+    const inserted = await this.bounded(this.enqueue({ job, encoded }));
     return { taskId: job.taskId, existing: !inserted, conflict: false };
+  }
+
+  /** The write's outcome, or DependencyUnavailableError once timeoutMs has passed. */
+  private bounded<T>(write: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DependencyUnavailableError(`Postgres did not record the task within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    return Promise.race([write, timeout]).finally(() => clearTimeout(timer));
   }
 
   private recordKeyed(job: Job, idem: Idempotency, encoded?: Uint8Array): Promise<Recorded> {

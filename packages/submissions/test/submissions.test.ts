@@ -3,7 +3,7 @@
 // projection read.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Job } from "@millrace/contracts";
-import { ManualClock } from "@millrace/runtime";
+import { DependencyUnavailableError, ManualClock } from "@millrace/runtime";
 import { dbFixture, uniqueName, type DbFixture } from "@millrace/testkit";
 import { Submissions } from "@millrace/submissions";
 
@@ -86,5 +86,23 @@ describe("Submissions (real Postgres)", () => {
     expect((await db.pool.query("select count(*)::int as n from idempotency_keys")).rows[0].n).toBe(0);
     // The next batch is not stuck behind the failed one.
     expect((await subs.record(job())).existing).toBe(false);
+  });
+
+  it("fails a record with DependencyUnavailableError when Postgres does not answer in time, instead of hanging", async () => {
+    const bounded = new Submissions(db.pool, { clock, idempotencyTtlMs: 60_000, timeoutMs: 300 });
+    // Another session holds the table: every insert into it waits.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("lock table tasks in access exclusive mode");
+      const started = Date.now();
+      await expect(bounded.record(job())).rejects.toBeInstanceOf(DependencyUnavailableError);
+      await expect(bounded.record(job(), { key: "stalled", requestHash: "h" })).rejects.toBeInstanceOf(DependencyUnavailableError);
+      // Bounded by the timeout, not by the lock (which is never released while these wait).
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await holder.query("rollback");
+      holder.release();
+    }
   });
 });
