@@ -1,9 +1,10 @@
 // Local load check for the gateway's hot path: N concurrent clients each
 // submit a predict job and poll it to a terminal state, against a gateway on
 // this machine (loopback only), for a bounded time. An in-process stand-in
-// for the status service answers the gateway's gRPC calls and finishes each
-// task as soon as it is created, so the number measured is the gateway's own
-// cost (auth, validation, CreateTask, JetStream publish, GetTask, logging).
+// for the status service answers the gateway's reads with every task finished
+// (nothing runs the jobs), so the number measured is the gateway's own cost
+// (auth, validation, the PENDING row in Postgres, JetStream publish, GetTasks,
+// logging).
 //
 //   tsx services/gateway/scripts/load.ts [clients=64] [seconds=10]
 //
@@ -22,18 +23,16 @@ const ns = `load${randomBytes(3).toString("hex")}`;
 const dbUrl = `postgres://postgres@127.0.0.1:5432/${ns}`;
 const secret = "load-test-secret-0123456789abcdef";
 
-const tasks = new Map<string, Task>();
 const server = new grpc.Server();
+// Every task the gateway asks about is finished: its row was written by the
+// gateway itself, and nothing here runs the job.
+const finished = (tenant: string, taskId: string) => {
+  const now = Date.now();
+  return Task.fromPartial({ taskId, tenant, kind: "predict", queue: "default", state: TaskState.SUCCESS, resultJson: Buffer.from('{"predictions":[1]}'), attempts: 1, createdAtMs: now, startedAtMs: now, finishedAtMs: now });
+};
 server.addService(StatusServiceService, {
-  createTask: unary(async (req: { job?: { taskId: string; tenant: string; kind: string; queue: string } }) => {
-    const j = req.job!;
-    const now = Date.now();
-    const t = Task.fromPartial({ taskId: j.taskId, tenant: j.tenant, kind: j.kind, queue: j.queue, state: TaskState.SUCCESS, resultJson: Buffer.from('{"predictions":[1]}'), attempts: 1, createdAtMs: now, startedAtMs: now, finishedAtMs: now });
-    tasks.set(t.taskId, { ...t, state: TaskState.PENDING });
-    setImmediate(() => tasks.set(t.taskId, t));
-    return { task: tasks.get(t.taskId), existing: false, conflict: false };
-  }),
-  getTask: unary(async (req: { taskId: string }) => tasks.get(req.taskId)),
+  getTask: unary(async (req: { tenant: string; taskId: string }) => finished(req.tenant, req.taskId)),
+  getTasks: unary(async (req: { requests: { tenant: string; taskId: string }[] }) => ({ results: req.requests.map((r) => ({ task: finished(r.tenant, r.taskId) })) })),
   ping: unary(async () => ({ service: "load" })),
 } as unknown as grpc.UntypedServiceImplementation);
 const port = await startGrpcServer(server, "127.0.0.1:0");

@@ -155,16 +155,7 @@ export class FakeStatus {
     return {
       createTask: unary(async (req) => this.create(req)),
       getTask: unary(async (req) => this.find(req.tenant, req.taskId)),
-      // Batched forms, as the status service answers them: one outcome per item.
-      createTasks: unary(async (req) => ({
-        results: await Promise.all(req.requests.map(async (r) => {
-          try {
-            return { response: await this.create(r), error: undefined };
-          } catch (err) {
-            return { response: undefined, error: { code: (err as { code?: string }).code ?? "INTERNAL", message: (err as Error).message, field: "" } };
-          }
-        })),
-      })),
+      // The batched form, as the status service answers it: one outcome per item.
       getTasks: unary(async (req) => ({
         results: req.requests.map((r) => {
           try {

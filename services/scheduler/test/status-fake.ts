@@ -57,7 +57,6 @@ export async function startStatusFake(): Promise<StatusFake> {
       if (!t) throw new NotFoundError(`task ${req.taskId} not found`);
       return t;
     }),
-    createTasks: unimplemented,
     getTasks: unimplemented,
     listTasks: unimplemented,
     watchTask: (call) => call.destroy(new Error("not in the fake")),

@@ -49,9 +49,6 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
   return {
     createTask: unary(createTask),
     getTask: unary(getTask),
-    createTasks: unary(async (req) => ({
-      results: await Promise.all(req.requests.map((r) => createTask(r).then((response) => ({ response, error: undefined }), (err) => ({ response: undefined, error: itemError(err) })))),
-    })),
     getTasks: unary(async (req) => ({
       results: await Promise.all(req.requests.map((r) => getTask(r).then((task) => ({ task, error: undefined }), (err) => ({ task: undefined, error: itemError(err) })))),
     })),

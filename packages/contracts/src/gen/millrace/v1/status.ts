@@ -53,19 +53,6 @@ export interface ItemError {
   field: string;
 }
 
-export interface CreateTasksRequest {
-  requests: CreateTaskRequest[];
-}
-
-export interface CreateTaskOutcome {
-  response: CreateTaskResponse | undefined;
-  error: ItemError | undefined;
-}
-
-export interface CreateTasksResponse {
-  results: CreateTaskOutcome[];
-}
-
 export interface GetTasksRequest {
   requests: GetTaskRequest[];
 }
@@ -459,237 +446,6 @@ export const ItemError: MessageFns<ItemError> = {
     message.code = object.code ?? "";
     message.message = object.message ?? "";
     message.field = object.field ?? "";
-    return message;
-  },
-};
-
-function createBaseCreateTasksRequest(): CreateTasksRequest {
-  return { requests: [] };
-}
-
-export const CreateTasksRequest: MessageFns<CreateTasksRequest> = {
-  encode(message: CreateTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.requests) {
-      CreateTaskRequest.encode(v!, writer.uint32(10).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): CreateTasksRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCreateTasksRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.requests.push(CreateTaskRequest.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): CreateTasksRequest {
-    return {
-      requests: globalThis.Array.isArray(object?.requests)
-        ? object.requests.map((e: any) => CreateTaskRequest.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: CreateTasksRequest): unknown {
-    const obj: any = {};
-    if (message.requests?.length) {
-      obj.requests = message.requests.map((e) => CreateTaskRequest.toJSON(e));
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CreateTasksRequest>): CreateTasksRequest {
-    return CreateTasksRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CreateTasksRequest>): CreateTasksRequest {
-    const message = createBaseCreateTasksRequest();
-    message.requests = object.requests?.map((e) => CreateTaskRequest.fromPartial(e)) || [];
-    return message;
-  },
-};
-
-function createBaseCreateTaskOutcome(): CreateTaskOutcome {
-  return { response: undefined, error: undefined };
-}
-
-export const CreateTaskOutcome: MessageFns<CreateTaskOutcome> = {
-  encode(message: CreateTaskOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.response !== undefined) {
-      CreateTaskResponse.encode(message.response, writer.uint32(10).fork()).join();
-    }
-    if (message.error !== undefined) {
-      ItemError.encode(message.error, writer.uint32(18).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): CreateTaskOutcome {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCreateTaskOutcome();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.response = CreateTaskResponse.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.error = ItemError.decode(reader, reader.uint32());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): CreateTaskOutcome {
-    return {
-      response: isSet(object.response) ? CreateTaskResponse.fromJSON(object.response) : undefined,
-      error: isSet(object.error) ? ItemError.fromJSON(object.error) : undefined,
-    };
-  },
-
-  toJSON(message: CreateTaskOutcome): unknown {
-    const obj: any = {};
-    if (message.response !== undefined) {
-      obj.response = CreateTaskResponse.toJSON(message.response);
-    }
-    if (message.error !== undefined) {
-      obj.error = ItemError.toJSON(message.error);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CreateTaskOutcome>): CreateTaskOutcome {
-    return CreateTaskOutcome.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CreateTaskOutcome>): CreateTaskOutcome {
-    const message = createBaseCreateTaskOutcome();
-    message.response = (object.response !== undefined && object.response !== null)
-      ? CreateTaskResponse.fromPartial(object.response)
-      : undefined;
-    message.error = (object.error !== undefined && object.error !== null)
-      ? ItemError.fromPartial(object.error)
-      : undefined;
-    return message;
-  },
-};
-
-function createBaseCreateTasksResponse(): CreateTasksResponse {
-  return { results: [] };
-}
-
-export const CreateTasksResponse: MessageFns<CreateTasksResponse> = {
-  encode(message: CreateTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.results) {
-      CreateTaskOutcome.encode(v!, writer.uint32(10).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): CreateTasksResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCreateTasksResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.results.push(CreateTaskOutcome.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): CreateTasksResponse {
-    return {
-      results: globalThis.Array.isArray(object?.results)
-        ? object.results.map((e: any) => CreateTaskOutcome.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: CreateTasksResponse): unknown {
-    const obj: any = {};
-    if (message.results?.length) {
-      obj.results = message.results.map((e) => CreateTaskOutcome.toJSON(e));
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CreateTasksResponse>): CreateTasksResponse {
-    return CreateTasksResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CreateTasksResponse>): CreateTasksResponse {
-    const message = createBaseCreateTasksResponse();
-    message.results = object.results?.map((e) => CreateTaskOutcome.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2006,7 +1762,11 @@ export const PingResponse: MessageFns<PingResponse> = {
 
 export type StatusServiceService = typeof StatusServiceService;
 export const StatusServiceService = {
-  /** Records a task as PENDING (the record of truth) before its job is published. */
+  /**
+   * Records a task as PENDING (the record of truth) before its job is
+   * published: for the scheduler's fires. The gateway records HTTP submits
+   * itself (@millrace/submissions), without this call in a submit's path.
+   */
   createTask: {
     path: "/millrace.v1.StatusService/CreateTask" as const,
     requestStream: false as const,
@@ -2026,18 +1786,9 @@ export const StatusServiceService = {
     responseDeserialize: (value: Buffer): Task => Task.decode(value),
   },
   /**
-   * Batched forms: a gateway under load sends the calls of one event-loop
-   * turn together, paying gRPC's per-call cost once.
+   * Batched form: a gateway under load sends the reads of one event-loop turn
+   * together, paying gRPC's per-call cost once.
    */
-  createTasks: {
-    path: "/millrace.v1.StatusService/CreateTasks" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: CreateTasksRequest): Buffer => Buffer.from(CreateTasksRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): CreateTasksRequest => CreateTasksRequest.decode(value),
-    responseSerialize: (value: CreateTasksResponse): Buffer => Buffer.from(CreateTasksResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): CreateTasksResponse => CreateTasksResponse.decode(value),
-  },
   getTasks: {
     path: "/millrace.v1.StatusService/GetTasks" as const,
     requestStream: false as const,
@@ -2107,14 +1858,17 @@ export const StatusServiceService = {
 } as const;
 
 export interface StatusServiceServer extends UntypedServiceImplementation {
-  /** Records a task as PENDING (the record of truth) before its job is published. */
+  /**
+   * Records a task as PENDING (the record of truth) before its job is
+   * published: for the scheduler's fires. The gateway records HTTP submits
+   * itself (@millrace/submissions), without this call in a submit's path.
+   */
   createTask: handleUnaryCall<CreateTaskRequest, CreateTaskResponse>;
   getTask: handleUnaryCall<GetTaskRequest, Task>;
   /**
-   * Batched forms: a gateway under load sends the calls of one event-loop
-   * turn together, paying gRPC's per-call cost once.
+   * Batched form: a gateway under load sends the reads of one event-loop turn
+   * together, paying gRPC's per-call cost once.
    */
-  createTasks: handleUnaryCall<CreateTasksRequest, CreateTasksResponse>;
   getTasks: handleUnaryCall<GetTasksRequest, GetTasksResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   /** History first (the current row), then every change until a terminal state. */
@@ -2127,7 +1881,11 @@ export interface StatusServiceServer extends UntypedServiceImplementation {
 }
 
 export interface StatusServiceClient extends Client {
-  /** Records a task as PENDING (the record of truth) before its job is published. */
+  /**
+   * Records a task as PENDING (the record of truth) before its job is
+   * published: for the scheduler's fires. The gateway records HTTP submits
+   * itself (@millrace/submissions), without this call in a submit's path.
+   */
   createTask(
     request: CreateTaskRequest,
     callback: (error: ServiceError | null, response: CreateTaskResponse) => void,
@@ -2156,24 +1914,9 @@ export interface StatusServiceClient extends Client {
     callback: (error: ServiceError | null, response: Task) => void,
   ): ClientUnaryCall;
   /**
-   * Batched forms: a gateway under load sends the calls of one event-loop
-   * turn together, paying gRPC's per-call cost once.
+   * Batched form: a gateway under load sends the reads of one event-loop turn
+   * together, paying gRPC's per-call cost once.
    */
-  createTasks(
-    request: CreateTasksRequest,
-    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
-  ): ClientUnaryCall;
-  createTasks(
-    request: CreateTasksRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
-  ): ClientUnaryCall;
-  createTasks(
-    request: CreateTasksRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: CreateTasksResponse) => void,
-  ): ClientUnaryCall;
   getTasks(
     request: GetTasksRequest,
     callback: (error: ServiceError | null, response: GetTasksResponse) => void,
