@@ -6,7 +6,6 @@
 // CreateTask: that hop (gRPC both ways, a second busy event loop) was half of
 // a submit's latency under load, and with 64 clients latency sets the rate.
 // Nothing is created or published before validation passes.
-import { batcherFor } from "./status-batch";
 import { createHash, randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { Job, type Task } from "@millrace/contracts";
@@ -21,8 +20,8 @@ import {
   type JobKind,
 } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "./context";
-import { waitForTerminal } from "./status-watch";
-import { taskJson, taskJsonText, taskLinks } from "./task-view";
+import { getTask, waitForTerminal } from "./status-watch";
+import { JSON_TYPE, taskJson, taskJsonText, taskLinks } from "./task-view";
 import { canonicalJson, type JobOptions } from "./validation";
 
 export interface SubmitSpec {
@@ -77,27 +76,15 @@ export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec
 
   // Encoded once: the row stores these bytes and the publish sends them.
   const encoded = Job.encode(job).finish();
-  let recorded;
-  try {
-    recorded = await deps.submissions.record(job, key ? { key, requestHash: hash } : undefined, encoded);
-  } catch (err) {
-    // The task could not be recorded (Postgres is down or refused it): 503, nothing published.
-    if (err instanceof MillraceError && err.httpStatus < 500) throw err;
-    throw new DependencyUnavailableError("the task could not be recorded (database unavailable); retry later", { cause: err });
-  }
+  // The task could not be recorded (Postgres is down or refused it): 503, nothing published.
+  const recorded = await unavailableOnFailure(deps.submissions.record(job, key ? { key, requestHash: hash } : undefined, encoded), "the task could not be recorded (database unavailable); retry later");
   if (recorded.conflict) {
     throw new IdempotencyConflictError(`Idempotency-Key '${key}' was already used with a different request`, { field: "Idempotency-Key" });
   }
   if (recorded.existing) {
     // The key named an earlier task: answer with it as it is now.
     c.set("taskId", recorded.taskId);
-    let task: Task;
-    try {
-      task = await batcherFor(deps.status).getTask(job.tenant, recorded.taskId);
-    } catch (err) {
-      if (err instanceof MillraceError && err.httpStatus < 500) throw err;
-      throw new DependencyUnavailableError("the status service could not read the task; retry later", { cause: err });
-    }
+    const task = await unavailableOnFailure(getTask(deps.status, job.tenant, recorded.taskId), "the status service could not read the task; retry later");
     return { taskId: recorded.taskId, task, existing: true };
   }
   c.set("taskId", job.taskId);
@@ -119,6 +106,16 @@ export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec
   return { taskId: job.taskId, task: undefined, existing: false };
 }
 
+/** A dependency's answer; its client errors (4xx) keep their status, any other failure is a 503 with `message`. */
+async function unavailableOnFailure<T>(p: Promise<T>, message: string): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof MillraceError && err.httpStatus < 500) throw err;
+    throw new DependencyUnavailableError(message, { cause: err });
+  }
+}
+
 export function locationOf(deps: GatewayDeps, taskId: string): string {
   return `${deps.config.PUBLIC_URL?.replace(/\/$/, "") ?? ""}/v1/tasks/${taskId}`;
 }
@@ -133,7 +130,7 @@ export function accepted(deps: GatewayDeps, c: Context<GatewayEnv>, s: Submitted
 
 /** Body for a task that finished (or did not) within a sync wait. */
 export function finishedOrAccepted(deps: GatewayDeps, c: Context<GatewayEnv>, task: Task, terminal: boolean): Response {
-  if (terminal) return c.body(taskJsonText(task), 200, { "Content-Type": "application/json" });
+  if (terminal) return c.body(taskJsonText(task), 200, JSON_TYPE);
   return c.json({ ...taskJson(task), ...taskLinks(task.taskId) }, 202, { Location: locationOf(deps, task.taskId) });
 }
 

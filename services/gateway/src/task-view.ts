@@ -55,6 +55,9 @@ function parseResult(bytes: Uint8Array | undefined): unknown {
   }
 }
 
+/** Headers of an answer whose body is JSON text built here (c.body rather than c.json). */
+export const JSON_TYPE = { "Content-Type": "application/json" };
+
 export interface TaskViewOptions {
   /** Include the per-attempt history (GET one task: yes; lists: no). */
   history?: boolean;

@@ -6,6 +6,7 @@ import { call } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { predictFields, predictPayload } from "../job-bodies";
 import { accepted, submitTask } from "../submit";
+import { JSON_TYPE } from "../task-view";
 import { checkInstances, jobOptions, jobOptionsShape, parseWith, readJsonObject } from "../validation";
 
 const predictBody = predictFields.extend(jobOptionsShape);
@@ -45,18 +46,14 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
     const probabilities = r.probabilitiesJson && r.probabilitiesJson.length ? `,"probabilities":${jsonOr(r.probabilitiesJson, "null")}` : "";
     const backend = r.backend ? `,"backend":${JSON.stringify(r.backend)}` : "";
-    return c.body(`{"model":${model},"predictions":${jsonOr(r.predictionsJson, "[]")}${probabilities}${backend}}`, 200, {
-      "Content-Type": "application/json",
-    });
+    return c.body(`{"model":${model},"predictions":${jsonOr(r.predictionsJson, "[]")}${probabilities}${backend}}`, 200, JSON_TYPE);
   });
 
   app.post("/explain", async (c) => {
     const { b, instancesJson } = await readRequest(c, syncBodyLimit);
     const r = await call(deps.predictor, deps.predictor.explain, { tenant: c.get("tenant"), model: b.model, instancesJson }, deps.config.SYNC_WAIT_MS, "predictor");
     const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
-    return c.body(`{"model":${model},"method":${JSON.stringify(r.method)},"explanations":${jsonOr(r.explanationsJson, "[]")}}`, 200, {
-      "Content-Type": "application/json",
-    });
+    return c.body(`{"model":${model},"method":${JSON.stringify(r.method)},"explanations":${jsonOr(r.explanationsJson, "[]")}}`, 200, JSON_TYPE);
   });
 
   return app;

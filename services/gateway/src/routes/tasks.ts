@@ -14,13 +14,12 @@ import { errorBody } from "../errors";
 import { taskEvents } from "../sse";
 import { getTask, waitForTerminal } from "../status-watch";
 import { requestSignals } from "../submit";
-import { errorJson, resultJsonText, taskJson, taskJsonText, taskLinks } from "../task-view";
+import { errorJson, JSON_TYPE, resultJsonText, taskJson, taskJsonText, taskLinks } from "../task-view";
 import { parseWith, queryInt, readJsonObject } from "../validation";
 
 const cancelBody = z.object({ reason: z.string().max(500).optional() });
 
 const MAX_WAIT_S = 60;
-const JSON_TYPE = { "Content-Type": "application/json" };
 const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 function taskIdParam(c: Context<GatewayEnv>): string {
