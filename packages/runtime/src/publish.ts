@@ -49,9 +49,9 @@ export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: 
  * stores it (deduped by its Nats-Msg-Id) all the same. For a job whose task
  * row, with the job in it, is already in Postgres: if the message is lost the
  * status service's reconciler republishes it (see Reconciler). Throws only
- * when the connection is closed.
+ * when the connection is closed. `encoded` is Job.encode(job) when the caller
+ * has it already (the gateway stores the same bytes in the row).
  */
-/** `encoded`: Job.encode(job) when the caller already has it (the gateway also stores those bytes in the row). */
 export function publishJobUnacked(nc: NatsConnection, topo: Topology, job: Job, encoded: Uint8Array = Job.encode(job).finish()): void {
   publishUnacked(nc, topo.jobSubject(job.kind, job.queue), encoded, jobMessageId(job));
 }

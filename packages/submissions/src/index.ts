@@ -5,5 +5,4 @@
 // workflow children. The projection of events into the same rows stays in the
 // status service.
 export { Submissions, type Recorded, type Idempotency, type SubmissionsOptions } from "./submissions";
-export { insertPending, pendingRecord, type Pending } from "./pending";
-export { bindIdempotencyKey, type Binding } from "./idempotency";
+export { insertPending, type Pending } from "./pending";

@@ -92,7 +92,7 @@ export class Submissions {
 
   private enqueue(p: Pending): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ job: p.job, encoded: p.encoded, resolve, reject });
+      this.waiting.push({ ...p, resolve, reject });
       // Started on the next turn rather than at once: callers that record
       // several jobs in one turn (a batched RPC, a burst of requests read
       // from one socket read) share the statement instead of the first going

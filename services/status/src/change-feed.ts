@@ -48,7 +48,7 @@ export class ChangeFeed {
   private sub?: Subscription;
 
   constructor(
-    private readonly onChange: (taskId: string, state: TaskState) => void = () => undefined,
+    private readonly onChange: (taskId: string, state: TaskState) => void,
   ) {}
 
   start(nc: NatsConnection, topo: Topology, logger: Logger): void {
@@ -80,9 +80,5 @@ export class ChangeFeed {
     });
     set.add(signal);
     return signal;
-  }
-
-  get watching(): number {
-    return this.watchers.size;
   }
 }
