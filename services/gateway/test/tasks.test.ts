@@ -289,4 +289,11 @@ describe("lists", () => {
     expect(scheduled.schedules).toEqual([expect.objectContaining({ name: "nightly", kind: "train_all_products", cron: "0 2 * * *" })]);
     expect(scheduled.retries).toEqual([expect.objectContaining({ task_id: ids[1], attempts: 1 })]);
   });
+
+  it("routes every path with Hono's RegExpRouter (a static segment beside a param one would make it fall back to TrieRouter)", async () => {
+    const req = requester(h.app, await token(uniqueName("tenant_")));
+    expect((await req("GET", "/v1/tasks/no-such-task")).status).toBe(404);
+    // SmartRouter settles on its first router that accepts every route, at the first match.
+    expect((h.app.router as { name: string }).name).toBe("SmartRouter + RegExpRouter");
+  });
 });
