@@ -110,26 +110,27 @@ export class Projector {
       if (r.events) for (const ev of r.events) events.push(ev);
       else r.m.term();
     }
+    const logTransitions = this.logger.isLevelEnabled("info");
+    // Rows already written by the first step survive a retry of the second.
+    const written = new Map<string, TaskRow>();
+    const transitions: TaskRow[] = [];
+    let fresh: { rows: Map<string, TaskRow>; transitions: TaskRow[] } | undefined = this.projectFresh(events, logTransitions);
     for (let attempt = 0; ; attempt++) {
-      const client = await this.pool.connect().catch((err) => err as Error);
-      if (client instanceof Error) {
-        this.logger.warn({ err: client.message, attempt }, "projector cannot reach postgres; retrying");
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-        for (const m of batch) m.working();
-        continue;
-      }
       try {
-        await client.query("begin");
-        const existing = await this.store.lockRows(
-          client,
-          events.map((e) => e.taskId),
-        );
-        const logTransitions = this.logger.isLevelEnabled("info");
-        const transitions: TaskRow[] = [];
-        const changed = projectBatch(existing, events, this.opts, logTransitions ? transitions : undefined);
-        await this.store.writeRows(client, [...changed.values()]);
-        await client.query("commit");
-        client.release();
+        // 1. Tasks still as submitted (most of a busy batch): one statement, no read.
+        if (fresh) {
+          const applied = await this.store.writeOverPending(this.pool, [...fresh.rows.values()]);
+          for (const id of applied) written.set(id, fresh.rows.get(id)!);
+          for (const row of fresh.transitions) if (applied.has(row.taskId)) transitions.push(row);
+          fresh = undefined;
+        }
+        // 2. The rest from their real rows, locked, in one transaction.
+        const rest = events.filter((e) => !written.has(e.taskId));
+        const locked = rest.length ? await this.projectLocked(rest, logTransitions) : { rows: new Map<string, TaskRow>(), transitions: [] };
+        const changed = locked.rows;
+        for (const [id, row] of written) changed.set(id, row);
+        transitions.push(...locked.transitions);
+
         if (this.ackAll) batch[batch.length - 1]?.ack();
         else for (const m of batch) m.ack();
         this.projected += events.length;
@@ -141,12 +142,51 @@ export class Projector {
         this.onCommitted?.([...changed.values()].map((r) => ({ taskId: r.taskId, state: r.state, parentId: r.parentId, kind: r.kind })));
         return;
       } catch (err) {
-        await client.query("rollback").catch(() => undefined);
-        client.release(true);
+        // Postgres down, a deadlock between replicas, a lost connection: all are retried, and replay is safe.
         this.logger.warn({ err: (err as Error).message, attempt }, "projection batch failed; retrying");
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
         for (const m of batch) m.working();
       }
+    }
+  }
+
+  /**
+   * The batch's tasks projected as if no row existed, for writeOverPending.
+   * A task whose events span generations is left out (a manual retry is
+   * involved, and its real row matters).
+   */
+  private projectFresh(events: TaskEvent[], logTransitions: boolean): { rows: Map<string, TaskRow>; transitions: TaskRow[] } {
+    const generation = new Map<string, number>();
+    const mixed = new Set<string>();
+    for (const e of events) {
+      const g = generation.get(e.taskId);
+      if (g === undefined) generation.set(e.taskId, e.generation);
+      else if (g !== e.generation) mixed.add(e.taskId);
+    }
+    const transitions: TaskRow[] = [];
+    const rows = projectBatch(new Map(), mixed.size ? events.filter((e) => !mixed.has(e.taskId)) : events, this.opts, logTransitions ? transitions : undefined);
+    return { rows, transitions };
+  }
+
+  /** Projects events onto their tasks' locked rows in one transaction and returns the rows it wrote. */
+  private async projectLocked(events: TaskEvent[], logTransitions: boolean): Promise<{ rows: Map<string, TaskRow>; transitions: TaskRow[] }> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("begin");
+      const existing = await this.store.lockRows(
+        client,
+        events.map((e) => e.taskId),
+      );
+      const transitions: TaskRow[] = [];
+      const rows = projectBatch(existing, events, this.opts, logTransitions ? transitions : undefined);
+      await this.store.writeRows(client, [...rows.values()]);
+      await client.query("commit");
+      client.release();
+      return { rows, transitions };
+    } catch (err) {
+      await client.query("rollback").catch(() => undefined);
+      client.release(true);
+      throw err;
     }
   }
 

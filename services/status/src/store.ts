@@ -109,6 +109,28 @@ export function toTask(r: TaskRow, children: string[] = []): Task {
   };
 }
 
+const UPSERT = `insert into tasks (${COLUMNS}, updated_at)
+  select ${COLUMNS}, updated_at from jsonb_populate_recordset(null::tasks, $1::jsonb)
+  on conflict (task_id) do update set
+    kind = excluded.kind, queue = excluded.queue, name = excluded.name, state = excluded.state,
+    generation = excluded.generation, attempt = excluded.attempt, seq = excluded.seq,
+    progress = excluded.progress, result = excluded.result, error = excluded.error, history = excluded.history,
+    parent_id = excluded.parent_id, cancel_requested = excluded.cancel_requested,
+    started_at = excluded.started_at, finished_at = excluded.finished_at,
+    next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at, updated_at = excluded.updated_at`;
+
+/**
+ * The existing row is the one rowFromEvent would make for the incoming row's
+ * events: PENDING, nothing run yet, not cancelled, the same identity. Every
+ * column the projection reads is checked, so projecting from it would give
+ * the incoming row exactly.
+ */
+const PENDING_AS_SUBMITTED = `tasks.state = 'PENDING' and tasks.generation = excluded.generation and tasks.attempt = 0 and tasks.seq = 0
+  and not tasks.cancel_requested and tasks.history = '[]'::jsonb and tasks.progress is null and tasks.result is null and tasks.error is null
+  and tasks.started_at is null and tasks.finished_at is null and tasks.next_attempt_at is null and tasks.expires_at is null
+  and tasks.tenant = excluded.tenant and tasks.kind = excluded.kind and tasks.queue = excluded.queue and tasks.name = excluded.name
+  and tasks.parent_id is not distinct from excluded.parent_id and tasks.created_at = excluded.created_at`;
+
 function encodeCursor(createdAt: number, taskId: string): string {
   return Buffer.from(`${createdAt}|${taskId}`).toString("base64url");
 }
@@ -221,20 +243,30 @@ export class TaskStore {
 
   async writeRows(client: PoolClient | Pool, rows: TaskRow[]): Promise<void> {
     if (!rows.length) return;
+    await client.query(UPSERT, [this.records(rows)]);
+  }
+
+  /**
+   * Writes rows that were projected from no row at all (rowFromEvent), and
+   * only where that is what the database holds: the task is absent, or its
+   * row is still exactly the PENDING row a submit inserts. Returns the ids
+   * written; any other task was left alone, for the caller to project from
+   * its real row. Each row is checked under its lock by the statement itself,
+   * so no read and no transaction is needed: the common case of a batch that
+   * holds a task's whole life (STARTED and outcome) costs one round trip.
+   */
+  async writeOverPending(db: PoolClient | Pool, rows: TaskRow[]): Promise<Set<string>> {
+    if (!rows.length) return new Set();
+    // Sorted, as lockRows does, so two replicas lock rows in the same order.
+    const sorted = rows.slice().sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+    const r = await db.query(`${UPSERT} where ${PENDING_AS_SUBMITTED} returning task_id`, [this.records(sorted)]);
+    return new Set(r.rows.map((x) => x.task_id as string));
+  }
+
+  private records(rows: TaskRow[]): string {
     // The injected clock, as everywhere else (the reconciler compares updated_at with it).
     const updatedAt = new Date(this.clock.now()).toISOString();
-    await client.query(
-      `insert into tasks (${COLUMNS}, updated_at)
-       select ${COLUMNS}, updated_at from jsonb_populate_recordset(null::tasks, $1::jsonb)
-       on conflict (task_id) do update set
-         kind = excluded.kind, queue = excluded.queue, name = excluded.name, state = excluded.state,
-         generation = excluded.generation, attempt = excluded.attempt, seq = excluded.seq,
-         progress = excluded.progress, result = excluded.result, error = excluded.error, history = excluded.history,
-         parent_id = excluded.parent_id, cancel_requested = excluded.cancel_requested,
-         started_at = excluded.started_at, finished_at = excluded.finished_at,
-         next_attempt_at = excluded.next_attempt_at, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
-      [JSON.stringify(rows.map((r) => toRecord(r, updatedAt)))],
-    );
+    return JSON.stringify(rows.map((r) => toRecord(r, updatedAt)));
   }
 
   /** PENDING tasks with no event for `olderThanMs`: their publish may have been lost. */

@@ -333,6 +333,66 @@ describe("status service (real NATS + Postgres)", () => {
     expect(seen[0].startedAtMs).toBe(startedAt);
   });
 
+  it("projects a batch over submitted rows without reading them, and every other task from its real row", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const fresh = job("mix-fresh");
+    const revoked = job("mix-revoked");
+    const running = job("mix-running");
+    for (const j of [fresh, revoked, running]) await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    // Cancelled while queued: REVOKED at once, though a worker may already hold its job.
+    await call(client, client.cancelTask, { tenant: "acme", taskId: "mix-revoked", reason: "test" });
+    // Started in an earlier batch, by another worker.
+    const startedAt = Date.now() - 50;
+    await publishEvent(nats.nc.jetstream(), nats.topo, event(running, TaskState.STARTED, 1, 1, { atMs: startedAt, workerId: "w-early" }));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "mix-running" })).state === TaskState.STARTED);
+
+    const events = [
+      event(fresh, TaskState.STARTED, 1, 1),
+      event(fresh, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from('{"y":1}') }),
+      event(revoked, TaskState.STARTED, 1, 1),
+      event(revoked, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from('{"y":2}') }),
+      event(running, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from('{"y":3}') }),
+    ];
+    await publishEventBatch(nats.nc.jetstream(), nats.topo, events.map((e) => encodeEvent(e).data), "mix-batch");
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "mix-running" })).state === TaskState.SUCCESS);
+    await svc!.projector.drained();
+
+    expect(await call(client, client.getTask, { tenant: "acme", taskId: "mix-fresh" })).toMatchObject({ state: TaskState.SUCCESS, attempts: 1 });
+    // A terminal row stays terminal: the late run does not turn the revoked task into a success.
+    const r = await call(client, client.getTask, { tenant: "acme", taskId: "mix-revoked" });
+    expect(r.state).toBe(TaskState.REVOKED);
+    expect(r.resultJson.length).toBe(0);
+    // The outcome merges into the attempt the earlier batch recorded (since when it ran).
+    const t = await call(client, client.getTask, { tenant: "acme", taskId: "mix-running" });
+    expect(t).toMatchObject({ state: TaskState.SUCCESS, startedAtMs: startedAt });
+    expect(t.history).toEqual([expect.objectContaining({ attempt: 1, startedAtMs: startedAt, outcome: TaskState.SUCCESS })]);
+  });
+
+  it("projects a batch that spans a manual retry from the retried row, not from an empty one", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const j = job("gen-mix");
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    await call(client, client.cancelTask, { tenant: "acme", taskId: "gen-mix", reason: "test" });
+    // Retried after it was revoked unstarted: generation 1, PENDING, no attempt yet.
+    expect((await call(client, client.retryTask, { tenant: "acme", taskId: "gen-mix" })).task).toMatchObject({ state: TaskState.PENDING, attempts: 0 });
+    const revokedError = { type: "TaskRevoked", message: "revoked before it started", code: "REVOKED", retryable: false };
+    const events = [
+      // The first generation's worker reports the revocation late, in the same batch as the retry's run.
+      event(j, TaskState.REVOKED, 1, 1, { error: revokedError }),
+      event(j, TaskState.STARTED, 1, 1, { generation: 1 }),
+      event(j, TaskState.SUCCESS, 1, 2, { generation: 1, resultJson: Buffer.from("[1]") }),
+    ];
+    await publishEventBatch(nats.nc.jetstream(), nats.topo, events.map((e) => encodeEvent(e).data), "gen-batch");
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "gen-mix" })).state === TaskState.SUCCESS);
+    const t = await call(client, client.getTask, { tenant: "acme", taskId: "gen-mix" });
+    // The stale generation's event is ignored: the one attempt is the retry's, without the revocation's error.
+    expect(t.history).toEqual([expect.objectContaining({ attempt: 1, outcome: TaskState.SUCCESS, error: undefined })]);
+  });
+
   it("republishes the job of a task left PENDING with no event (its publish was lost), once per deadline", async () => {
     nats = await natsFixture();
     db = await dbFixture();
