@@ -66,7 +66,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   const submissions = new Submissions(pool, { clock, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS });
   const canceller = new Canceller(nc, pool, store, revocations, topo, clock, projection, logger);
   const orchestrator = new Orchestrator(nc, pool, store, canceller, topo, clock, logger, { sweepEveryMs: config.ORCHESTRATOR_SWEEP_MS });
-  const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger, (rows) => orchestrator.onCommitted(rows), (row) => store.remember(row));
+  const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger, (rows) => orchestrator.onCommitted(rows));
   await projector.start();
   await orchestrator.start();
   const reconciler = new Reconciler(js, store, topo, logger, { afterMs: config.RECONCILE_AFTER_MS, everyMs: config.RECONCILE_EVERY_MS, purgeEveryMs: config.PURGE_EVERY_MS });

@@ -41,7 +41,6 @@ export class Projector {
     private readonly opts: ProjectorOptions,
     private readonly logger: Logger,
     private readonly onCommitted?: (rows: { taskId: string; state: number; parentId: string | null; kind: string }[]) => void,
-    private readonly onRow?: (row: TaskRow) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -138,7 +137,6 @@ export class Projector {
           this.logger.info({ task_id: row.taskId, state: stateName(row.state), attempt: row.attempt, kind: row.kind }, "task transition");
         }
         announceChanges(this.nc, this.topo, changed.values());
-        if (this.onRow) for (const row of changed.values()) this.onRow(row);
         this.onCommitted?.([...changed.values()].map((r) => ({ taskId: r.taskId, state: r.state, parentId: r.parentId, kind: r.kind })));
         return;
       } catch (err) {

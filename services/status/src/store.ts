@@ -146,9 +146,13 @@ function decodeCursor(cursor: string): { createdAt: number; taskId: string } {
 
 export class TaskStore {
   /**
-   * Terminal rows, which only change by a manual retry: polls of finished
-   * tasks are answered without a query. Entries are dropped when a change
-   * notice says the task moved to another state (any replica publishes them).
+   * Terminal rows that were read, which only change by a manual retry: a
+   * finished task asked about again is answered without a query. Entries are
+   * dropped when a change notice says the task moved to another state (any
+   * replica publishes them). Filled on read only: gateways answer most polls
+   * of finished tasks from their own copy (sent in the change notices), and
+   * holding every projected row here kept 20,000 object graphs in the old
+   * generation, which cost this service a fifth of its CPU in major GCs.
    */
   private readonly finished = new Map<string, TaskRow>();
 
@@ -158,7 +162,7 @@ export class TaskStore {
     private readonly cacheSize = 20_000,
   ) {}
 
-  remember(row: TaskRow): void {
+  private remember(row: TaskRow): void {
     if (!isTerminal(row.state)) return;
     this.finished.delete(row.taskId);
     this.finished.set(row.taskId, row);
