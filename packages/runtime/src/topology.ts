@@ -113,7 +113,7 @@ export class Topology {
   get maxDeliveriesAdvisory(): string {
     return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.jobsStream}.*`;
   }
-  bucket(name: "revocations" | "leases" | "workers" | "limits"): string {
+  bucket(name: "revocations" | "leases" | "workers" | "limits" | "claims"): string {
     return `${this.namePrefix}${name}`;
   }
   objectStore(name: "datasets" | "models"): string {
@@ -131,6 +131,8 @@ export interface TopologyOptions {
   jobsDuplicateWindowMs?: number;
   eventsMaxAgeMs?: number;
   heartbeatTtlMs?: number;
+  /** How long a run claim is kept after its last write. */
+  claimsTtlMs?: number;
   replicas?: number;
 }
 
@@ -141,6 +143,7 @@ export const DEFAULT_TOPOLOGY: Required<TopologyOptions> = {
   jobsDuplicateWindowMs: 10 * 60_000,
   eventsMaxAgeMs: 7 * 24 * 3_600_000,
   heartbeatTtlMs: 30_000,
+  claimsTtlMs: 24 * 3_600_000,
   replicas: 1,
 };
 
@@ -268,6 +271,9 @@ export async function ensureTopology(nc: NatsConnection, topo: Topology, options
   // The bucket TTL expires heartbeats of workers that died without saying so.
   await js.views.kv(topo.bucket("workers"), { history: 1, ttl: o.heartbeatTtlMs, replicas: o.replicas });
   await js.views.kv(topo.bucket("limits"), { history: 1, replicas: o.replicas });
+  // Run claims (the worker's claims.ts) outlive their run so a late twin is
+  // skipped; the bucket TTL, past the duplicate window and the result TTL, drops them.
+  await js.views.kv(topo.bucket("claims"), { history: 1, ttl: o.claimsTtlMs, replicas: o.replicas });
   await js.views.os(topo.objectStore("datasets"), { replicas: o.replicas });
   await js.views.os(topo.objectStore("models"), { replicas: o.replicas });
   return { created };
@@ -284,6 +290,7 @@ export async function destroyTopology(nc: NatsConnection, topo: Topology): Promi
     `KV_${topo.bucket("leases")}`,
     `KV_${topo.bucket("workers")}`,
     `KV_${topo.bucket("limits")}`,
+    `KV_${topo.bucket("claims")}`,
     `OBJ_${topo.objectStore("datasets")}`,
     `OBJ_${topo.objectStore("models")}`,
   ];

@@ -9,3 +9,4 @@ export { Limits, concurrencyKey, parseLimits, parseTimeLimits } from "./limits";
 export type { LimitPolicy } from "./limits";
 export { NoHandlerError, TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
 export { workerConfigShape, kindPolicies } from "./policy-config";
+export { claimKey, RunClaims, type ClaimResult } from "./claims";

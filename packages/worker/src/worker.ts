@@ -19,6 +19,7 @@ import {
 } from "@millrace/runtime";
 import { NoHandlerError, TaskRevokedError, TimeLimitExceeded, WorkerShutdownError } from "./errors";
 import { EventBatcher } from "./event-batch";
+import { RunClaims } from "./claims";
 import { AttemptEvents } from "./events";
 import { concurrencyKey, Limits, type LimitPolicy } from "./limits";
 import { RevocationCache } from "./revocations";
@@ -78,6 +79,13 @@ export interface WorkerOptions {
    */
   mode?: "slots" | "stream";
   random?: () => number;
+  /**
+   * A delivery this long after its task was submitted may have a twin (the
+   * reconciler republishes tasks left PENDING for RECONCILE_AFTER_MS, 30 s by
+   * default), so it takes a run claim first (see claims.ts). Younger ones
+   * cannot, and cost nothing. Keep it well below RECONCILE_AFTER_MS.
+   */
+  claimAfterMs?: number;
 }
 
 /**
@@ -97,6 +105,10 @@ class Run {
   /** performance.now() at which the lease is next renewed. */
   renewAt = 0;
   limitKey: string | undefined = undefined;
+  /** This delivery holds its task's run claim. */
+  claimed = false;
+  /** The message was acked or termed with a terminal outcome (not handed back or retried). */
+  terminal = false;
   private controller: AbortController | undefined = undefined;
   private log: Logger | undefined = undefined;
   private graceTimer: NodeJS.Timeout | undefined = undefined;
@@ -170,6 +182,7 @@ export class Worker {
   private workers?: KV;
   private revocations!: RevocationCache;
   private limits!: Limits;
+  private claims!: RunClaims;
   private readonly startedAt: number;
   processed = 0;
   failed = 0;
@@ -207,6 +220,8 @@ export class Worker {
     const js = this.js;
     this.revocations = new RevocationCache(await js.views.kv(this.o.topo.bucket("revocations")), this.o.logger);
     this.limits = new Limits(await js.views.kv(this.o.topo.bucket("limits")), this.clock, Math.max(30_000, this.o.ackWaitMs));
+    // A claim not renewed for three ack timeouts has lost its holder (renewals come every third of one).
+    this.claims = new RunClaims(await js.views.kv(this.o.topo.bucket("claims")), this.clock, this.workerId, 3 * this.o.ackWaitMs);
     await this.revocations.start();
     this.workers = await js.views.kv(this.o.topo.bucket("workers"));
     this.cancelSub = this.o.nc.subscribe(this.o.topo.cancelWildcard, {
@@ -365,12 +380,14 @@ export class Worker {
    * started the task, so it is held to the finished test only.) If the status
    * service cannot be asked, the job runs: at least once.
    */
-  private async redundant(job: Job, deliveries: number, republished: boolean): Promise<boolean> {
-    if (!this.o.status || (deliveries <= 1 && !republished)) return false;
+  private async redundant(job: Job, deliveries: number, republish: string | undefined, mayHaveCopy: boolean): Promise<boolean> {
+    if (!this.o.status || (deliveries <= 1 && !mayHaveCopy)) return false;
     try {
       const t = await call(this.o.status, this.o.status.getTask, { tenant: job.tenant, taskId: job.taskId }, 5_000, "status");
       if (isTerminal(t.state) && t.attempts >= job.attemptBase) return true;
-      return republished && deliveries <= 1 && t.state !== TaskState.PENDING;
+      // A copy of a task that was PENDING with no event ("1") is moot once the task has started;
+      // a copy of a task whose worker was lost ("lost") was made because it had started.
+      return republish === "1" && deliveries <= 1 && t.state !== TaskState.PENDING;
     } catch {
       return false;
     }
@@ -391,18 +408,44 @@ export class Worker {
     const events = new AttemptEvents(this.batcher, js, this.o.topo, this.clock, job, attempt, this.workerId);
     // run.logger (the child logger with task_id, kind, attempt) is made on first use.
     const run = new Run(job, attempt, msg, events, this.o.logger, this.o.cancelGraceMs ?? 800);
-    const { retry, soft, hard } = this.policy(job);
 
+    const republish = msg.headers?.get("Millrace-Republish") || undefined;
+    const mayHaveCopy = republish !== undefined || this.clock.now() - Number(job.createdAtMs) >= (this.o.claimAfterMs ?? 10_000);
     // A redelivery of a finished task, or a republished copy of one that has started, is skipped.
-    if (await this.redundant(job, deliveries, msg.headers?.get("Millrace-Republish") === "1")) {
+    if (await this.redundant(job, deliveries, republish, mayHaveCopy)) {
       run.logger.info("task finished or started elsewhere; acking duplicate delivery");
       msg.ack();
       return;
     }
+    // Another message of this task may be running (or have run): one of them takes the claim.
+    if (mayHaveCopy) {
+      const claim = await this.claims.claim(job, msg.seq);
+      if (claim === "duplicate") {
+        run.logger.info({ seq: msg.seq }, "another message of this task holds its run claim; acking this one unrun");
+        msg.ack();
+        return;
+      }
+      run.claimed = true;
+    }
+    try {
+      await this.attempt(run, msg, job, events, deliveries, attempt);
+    } finally {
+      if (run.claimed) {
+        if (run.terminal) await this.claims.finish(job, msg.seq).catch((e) => run.logger.warn({ err: errorMessage(e) }, "could not mark the run claim done"));
+        else this.claims.forget(job);
+      }
+    }
+  }
+
+  /** The rest of handle(): revocation, exhausted deliveries, limits, then the handler itself. */
+  private async attempt(run: Run, msg: JsMsg, job: Job, events: AttemptEvents, deliveries: number, attempt: number): Promise<void> {
+    const js = this.js;
+    const { retry, soft, hard } = this.policy(job);
     // A queued task that was revoked never starts.
     if (this.revocations.has(job.taskId)) {
       await events.failure({ type: "TaskRevoked", message: "revoked before it started", code: "REVOKED", retryable: false }, TaskState.REVOKED);
       msg.ack();
+      run.terminal = true;
       run.logger.info("revoked before start");
       return;
     }
@@ -412,6 +455,7 @@ export class Worker {
       await publishDeadLetter(js, this.o.topo, job, msg.data, error.message);
       await events.failure(error);
       msg.term();
+      run.terminal = true;
       this.failed += 1;
       run.logger.error("attempts exhausted by lost workers; dead-lettered");
       return;
@@ -424,6 +468,7 @@ export class Worker {
     if (limitPolicy && !(await this.waitForLimits(msg, job, limitPolicy, limitKey, run))) {
       await events.failure({ type: "TaskRevoked", message: "revoked while waiting for a rate or concurrency limit", code: "REVOKED", retryable: false }, TaskState.REVOKED);
       msg.ack();
+      run.terminal = true;
       return;
     }
 
@@ -480,6 +525,7 @@ export class Worker {
       if (run.aborted) throw run.reason;
       await events.success(result);
       msg.ack();
+      run.terminal = true;
       this.processed += 1;
       if (this.o.logger.isLevelEnabled("debug")) run.logger.debug("task succeeded");
     } catch (raw) {
@@ -523,6 +569,7 @@ export class Worker {
       if (run.renewAt <= now) {
         run.renewAt = now + this.leaseEveryMs;
         run.msg.working();
+        if (run.claimed) void this.claims.renew(run.job, run.msg.seq).catch(() => undefined);
         if (run.limitKey) void this.limits.renew(run.job.kind, run.limitKey, run.job.taskId).catch(() => undefined);
       }
       if (run.renewAt < next) next = run.renewAt;
@@ -572,6 +619,7 @@ export class Worker {
     if (err instanceof TaskRevokedError) {
       await events.failure({ type: "TaskRevoked", message: err.message, code: "REVOKED", retryable: false }, TaskState.REVOKED);
       msg.ack();
+      run.terminal = true;
       log.info("task revoked while running");
       return;
     }
@@ -595,6 +643,7 @@ export class Worker {
     }
     await events.failure(error);
     msg.ack();
+    run.terminal = true;
     this.failed += 1;
     log.warn({ err: error.message, type: error.type }, "task failed");
   }
