@@ -32,7 +32,12 @@ async function publishWithRetry(
   throw new DependencyUnavailableError(`could not publish ${what}: ${(lastErr as Error)?.message ?? lastErr}`, { cause: lastErr });
 }
 
-export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: { attempts?: number; republish?: boolean } = {}): Promise<PubAck> {
+/**
+ * `republish` marks a reconciler's copy (the Millrace-Republish header): "1"
+ * for a task left PENDING with no event, "lost" for a STARTED task that no
+ * live worker holds. Workers decide from it whether the copy may run.
+ */
+export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: { attempts?: number; republish?: "1" | "lost" } = {}): Promise<PubAck> {
   return publishWithRetry(
     js,
     topo.jobSubject(job.kind, job.queue),
@@ -40,7 +45,7 @@ export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: 
     jobMessageId(job),
     `job ${job.taskId}`,
     opts.attempts ?? 3,
-    opts.republish ? { "Millrace-Republish": "1" } : undefined,
+    opts.republish ? { "Millrace-Republish": opts.republish } : undefined,
   );
 }
 

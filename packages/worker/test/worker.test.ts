@@ -369,8 +369,8 @@ describe("worker (real NATS)", () => {
     await worker.start();
     const js = fx.nc.jetstream();
     // Past the duplicate window the reconciler's copy is stored beside an original another worker holds.
-    await publishJob(js, fx.topo, job("copy-running"), { republish: true });
-    await publishJob(js, fx.topo, job("copy-lost"), { republish: true });
+    await publishJob(js, fx.topo, job("copy-running"), { republish: "1" });
+    await publishJob(js, fx.topo, job("copy-lost"), { republish: "1" });
     await waitFor(async () => (await states(fx, "copy-lost")).includes(TaskState.SUCCESS));
     const jsm = await fx.nc.jetstreamManager();
     await waitFor(async () => (await jsm.streams.info(fx.topo.jobsStream)).state.messages === 0, { what: "both copies acked" });

@@ -33,6 +33,8 @@ export const configSchema = baseConfigSchema.extend({
   RESULT_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
   IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3_600_000),
   RECONCILE_AFTER_MS: z.coerce.number().int().positive().default(30_000),
+  // Past the job ack timeout (JetStream redelivers before this) and the heartbeat TTL.
+  RECONCILE_LOST_AFTER_MS: z.coerce.number().int().positive().default(5 * 60_000),
   RECONCILE_EVERY_MS: z.coerce.number().int().positive().default(5_000),
   PURGE_EVERY_MS: z.coerce.number().int().positive().default(60_000),
   PROJECTION_BATCH_MAX: z.coerce.number().int().positive().default(500),
@@ -69,7 +71,13 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   const projector = new Projector(nc, pool, store, topo, { ...projection, batchMax: config.PROJECTION_BATCH_MAX }, logger, (rows) => orchestrator.onCommitted(rows));
   await projector.start();
   await orchestrator.start();
-  const reconciler = new Reconciler(js, store, topo, logger, { afterMs: config.RECONCILE_AFTER_MS, everyMs: config.RECONCILE_EVERY_MS, purgeEveryMs: config.PURGE_EVERY_MS });
+  const reconciler = new Reconciler(js, await nc.jetstreamManager(), await js.views.kv(topo.bucket("workers")), store, topo, clock, logger, {
+    afterMs: config.RECONCILE_AFTER_MS,
+    lostAfterMs: config.RECONCILE_LOST_AFTER_MS,
+    everyMs: config.RECONCILE_EVERY_MS,
+    purgeEveryMs: config.PURGE_EVERY_MS,
+    catchUpWaitMs: Math.min(config.RECONCILE_EVERY_MS, 10_000),
+  });
   reconciler.start();
   const deadLetters = new DeadLetterWatcher(nc, topo, clock, logger);
   deadLetters.start();

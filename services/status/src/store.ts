@@ -286,6 +286,27 @@ export class TaskStore {
     return r.rows.map((x) => Job.decode(x.job as Buffer));
   }
 
+  /**
+   * STARTED or PROGRESS tasks with no change for `olderThanMs` that no live
+   * worker holds (`live`: task ids from every heartbeat): their worker died
+   * and JetStream has not redelivered the job, so its message is gone (an
+   * unsynced store lost in a crash). Each comes back once per deadline, as the
+   * job's next attempt. Parents are the orchestrator's and have no worker.
+   */
+  async staleRunning(olderThanMs: number, limit: number, live: string[], parentKinds: readonly string[]): Promise<Job[]> {
+    const now = this.clock.now();
+    const r = await this.pool.query(
+      `update tasks set updated_at = $2 where task_id in (
+         select task_id from tasks
+         where state in ('STARTED', 'PROGRESS') and updated_at < $1 and job is not null
+           and kind <> all($4::text[]) and task_id <> all($5::text[])
+         order by updated_at limit $3 for update skip locked)
+       returning job, attempt`,
+      [new Date(now - olderThanMs), new Date(now), limit, parentKinds, live],
+    );
+    return r.rows.map((x) => ({ ...Job.decode(x.job as Buffer), attemptBase: x.attempt as number }));
+  }
+
   /** Deletes expired rows, leaving tombstones so they answer 410. */
   async purgeExpired(limit: number): Promise<number> {
     const r = await this.pool.query(

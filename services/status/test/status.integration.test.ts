@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { Job, StatusServiceClient, Task, TaskChangedBatch, TaskEvent, TaskState } from "@millrace/contracts";
+import { Job, StatusServiceClient, Task, TaskChangedBatch, TaskEvent, TaskState, TrainAllProductsJob, WorkerHeartbeat } from "@millrace/contracts";
 import { call, createLogger, encodeEvent, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent, publishEventBatch } from "@millrace/runtime";
 import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { configSchema, startStatus, type StatusService } from "../src/main";
@@ -435,6 +435,57 @@ describe("status service (real NATS + Postgres)", () => {
     await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "lost-1" })).state === TaskState.STARTED);
     clock.advance(60_000);
     expect(await svc!.reconciler.republishStale()).toBe(0);
+  });
+
+  it("skips a reconciler pass while stored events are not yet projected, so a task that started is not copied", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    await boot({ RECONCILE_AFTER_MS: "30000", RECONCILE_EVERY_MS: "3600000" }, clock);
+    const j = job("behind-1");
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    clock.advance(31_000);
+    // A status restart with a backlog: the worker's STARTED is stored, the projector has not committed it.
+    await svc!.projector.stop();
+    await publishEvent(nats.nc.jetstream(), nats.topo, event(j, TaskState.STARTED, 1, 1));
+    expect(await svc!.reconciler.republishStale(200)).toBe(0);
+    expect(await svc!.reconciler.recoverLost(200)).toBe(0);
+    expect(svc!.reconciler.skippedBehind).toBe(2);
+    const jsm = await nats.nc.jetstreamManager();
+    expect((await jsm.streams.info(nats.topo.jobsStream)).state.messages).toBe(0);
+  });
+
+  it("republishes, as its next attempt, a STARTED task that no live worker holds, once per deadline", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    await boot({ RECONCILE_AFTER_MS: "30000", RECONCILE_LOST_AFTER_MS: "300000", RECONCILE_EVERY_MS: "3600000" }, clock);
+    const js = nats.nc.jetstream();
+    const lost = job("lost-run-1");
+    const held = job("held-run-1");
+    const parent: Job = { ...job("parent-run-1"), kind: "train_all_products", payload: { $case: "trainAllProducts", value: TrainAllProductsJob.fromPartial({}) } };
+    for (const j of [lost, held, parent]) {
+      await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+      await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+    }
+    await waitFor(async () => {
+      const states = await Promise.all([lost, held, parent].map((j) => call(client, client.getTask, { tenant: "acme", taskId: j.taskId })));
+      return states.every((t) => t.state === TaskState.STARTED);
+    });
+    // A live worker's heartbeat lists held-run-1; nobody lists the others.
+    const workers = await js.views.kv(nats.topo.bucket("workers"));
+    await workers.put("trainer-1", WorkerHeartbeat.encode(WorkerHeartbeat.fromPartial({ workerId: "trainer-1", inFlightTasks: [{ taskId: "held-run-1", tenant: "acme" }] })).finish());
+    clock.advance(299_000);
+    expect(await svc!.reconciler.recoverLost()).toBe(0);
+    clock.advance(2_000);
+    expect(await svc!.reconciler.recoverLost()).toBe(1);
+    const jsm = await nats.nc.jetstreamManager();
+    const m = await jsm.streams.getMessage(nats.topo.jobsStream, { last_by_subj: nats.topo.jobSubject("train", "default") });
+    expect(m.header.get("Millrace-Republish")).toBe("lost");
+    expect(Job.decode(m.data)).toMatchObject({ taskId: "lost-run-1", attemptBase: 1 });
+    expect((await jsm.streams.info(nats.topo.jobsStream)).state.messages).toBe(1);
+    // Not again until another deadline passes with no event.
+    expect(await svc!.reconciler.recoverLost()).toBe(0);
   });
 
   it("WatchTask sends a late subscriber the task's history (every stored transition) before the end", async () => {
