@@ -2,6 +2,8 @@
 // is restarted, the status service is restarted. Every service is a separate
 // OS process talking to real NATS and Postgres.
 import { afterEach, describe, expect, it } from "vitest";
+import { connect } from "nats";
+import { Topology } from "@millrace/runtime";
 import { waitFor } from "@millrace/testkit";
 import { privateNats, startStack, taskIn, type Stack } from "./harness";
 
@@ -70,6 +72,43 @@ describe("failure semantics through the real services", () => {
     const model = await stack.api("/v1/models/slow", { tenant: "acme" });
     expect(model.body.latest_version).toBe(1);
   }, 300_000);
+
+  it("a trainer killed mid-training whose job message NATS also lost: the reconciler republishes it once the worker's heartbeat is gone, and it ends SUCCESS on attempt 2", async () => {
+    stack = await startStack({ services: ["status", "predictor", "gateway"], env: { RECONCILE_LOST_AFTER_MS: "3000", RECONCILE_EVERY_MS: "500" } });
+    await stack.start("trainer", {}, "trainer-a");
+    const ds = await uploadBig(stack);
+    const id = await trainSlow(stack, ds, { model: { type: "random_forest", params: { n_estimators: 1500, max_depth: 10 } } });
+    await training(stack, id);
+    // trainer-a's heartbeat (every 5 s) lists the task before it dies.
+    await waitFor(
+      async () => ((await stack!.api("/v1/workers", { tenant: "acme" })).body as { in_flight: string[] }[]).some((w) => w.in_flight.includes(id)),
+      { timeoutMs: 15_000, what: "the task in trainer-a's heartbeat" },
+    );
+    await stack.kill("trainer-a", "SIGKILL");
+    const killedAt = Date.now();
+    // What an unsynced JetStream store lost in a crash looks like: the unacked job is gone,
+    // so no ack timeout will ever redeliver it.
+    const nc = await connect({ servers: stack.natsUrl });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const topo = new Topology(stack.ns);
+      const held = await jsm.streams.getMessage(topo.jobsStream, { last_by_subj: topo.jobSubject("train", "default") });
+      expect(await jsm.streams.deleteMessage(topo.jobsStream, held.seq)).toBe(true);
+    } finally {
+      await nc.close();
+    }
+    await stack.start("trainer", {}, "trainer-b");
+    // trainer-a's heartbeat lists the task until the workers bucket's TTL (30 s) drops it.
+    const done = await taskIn(stack, "acme", id, ["SUCCESS", "FAILURE"], 150_000);
+    expect(done.state, JSON.stringify(done.error)).toBe("SUCCESS");
+    expect(done.attempts).toBe(2);
+    expect(done.history.map((h: { attempt: number }) => h.attempt)).toEqual([1, 2]);
+    // Not while the dead worker's last heartbeat (written at most 5 s before the kill, kept 30 s) still listed it.
+    expect(Date.parse(done.history[1].started_at) - killedAt).toBeGreaterThanOrEqual(20_000);
+    expect((stack.logs.get("status") ?? []).some((l) => l.includes("republished a STARTED task that no live worker holds"))).toBe(true);
+    const model = await stack.api("/v1/models/slow", { tenant: "acme" });
+    expect(model.body.latest_version).toBe(1);
+  }, 240_000);
 
   it("cancel mid-training stops the loop within about a second, ends REVOKED, survives restarts, and a second cancel answers 409", async () => {
     stack = await startStack();

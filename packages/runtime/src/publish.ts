@@ -35,14 +35,17 @@ async function publishWithRetry(
 /**
  * `republish` marks a reconciler's copy (the Millrace-Republish header): "1"
  * for a task left PENDING with no event, "lost" for a STARTED task that no
- * live worker holds. Workers decide from it whether the copy may run.
+ * live worker holds. Workers decide from it whether the copy may run. A
+ * "lost" copy has a Nats-Msg-Id of its own per attempt: JetStream keeps the
+ * original's id for the duplicate window even once its message is gone, and
+ * would drop the copy.
  */
 export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: { attempts?: number; republish?: "1" | "lost" } = {}): Promise<PubAck> {
   return publishWithRetry(
     js,
     topo.jobSubject(job.kind, job.queue),
     Job.encode(job).finish(),
-    jobMessageId(job),
+    opts.republish === "lost" ? `${jobMessageId(job)}:a${job.attemptBase}` : jobMessageId(job),
     `job ${job.taskId}`,
     opts.attempts ?? 3,
     opts.republish ? { "Millrace-Republish": opts.republish } : undefined,

@@ -26,9 +26,10 @@ export interface ReconcilerOptions {
  *   worker's heartbeat lists are published again as their next attempt
  *   (Millrace-Republish: lost): the worker died, and JetStream, which would
  *   have redelivered the job after its ack timeout, lost the message too.
- * Both carry the job's Nats-Msg-Id, so a copy of a job still in the stream is
- * dropped inside the duplicate window; past it, the workers' run claims let
- * only one of the two messages run.
+ * A PENDING copy carries the job's Nats-Msg-Id, so a copy of a job still in
+ * the stream is dropped inside the duplicate window. A lost task's copy has an
+ * id of its own (the original's may be remembered after its message is gone).
+ * Where both messages are stored, the workers' run claims let only one run.
  *
  * A row is only as current as the projection: after a status restart, events
  * stored minutes ago may not be projected yet, and their tasks would look
@@ -94,8 +95,9 @@ export class Reconciler {
     if (!(await this.projectionCaughtUp(catchUpWaitMs))) return 0;
     const jobs = await this.store.stalePending(this.opts.afterMs, 500);
     for (const job of jobs) {
-      await publishJob(this.js, this.topo, job, { republish: "1" });
-      this.logger.warn({ task_id: job.taskId, kind: job.kind }, "republished a PENDING task with no events");
+      const ack = await publishJob(this.js, this.topo, job, { republish: "1" });
+      if (ack.duplicate) this.logger.info({ task_id: job.taskId, kind: job.kind }, "PENDING task with no events: its job is still in the stream (duplicate dropped)");
+      else this.logger.warn({ task_id: job.taskId, kind: job.kind }, "republished a PENDING task with no events");
     }
     this.republished += jobs.length;
     return jobs.length;
