@@ -80,10 +80,12 @@ export interface WorkerOptions {
   mode?: "slots" | "stream";
   random?: () => number;
   /**
-   * A delivery this long after its task was submitted may have a twin (the
-   * reconciler republishes tasks left PENDING for RECONCILE_AFTER_MS, 30 s by
-   * default), so it takes a run claim first (see claims.ts). Younger ones
-   * cannot, and cost nothing. Keep it well below RECONCILE_AFTER_MS.
+   * A delivery this long after its task was submitted may have a twin, so it
+   * takes a run claim first (see claims.ts); younger ones cost nothing. A
+   * reconciler's copy is only stored beside its original once the original
+   * is older than the jobs stream's duplicate window (10 min; inside it
+   * JetStream drops the copy), or, for a task whose worker was lost, older
+   * than RECONCILE_LOST_AFTER_MS (5 min). Keep this well below both.
    */
   claimAfterMs?: number;
 }
@@ -410,7 +412,7 @@ export class Worker {
     const run = new Run(job, attempt, msg, events, this.o.logger, this.o.cancelGraceMs ?? 800);
 
     const republish = msg.headers?.get("Millrace-Republish") || undefined;
-    const mayHaveCopy = republish !== undefined || this.clock.now() - Number(job.createdAtMs) >= (this.o.claimAfterMs ?? 10_000);
+    const mayHaveCopy = republish !== undefined || this.clock.now() - Number(job.createdAtMs) >= (this.o.claimAfterMs ?? 60_000);
     // A redelivery of a finished task, or a republished copy of one that has started, is skipped.
     if (await this.redundant(job, deliveries, republish, mayHaveCopy)) {
       run.logger.info("task finished or started elsewhere; acking duplicate delivery");

@@ -125,8 +125,8 @@ describe("workers with run claims (real NATS)", () => {
     };
     await startWorker("a", handler, 10_000);
     await startWorker("b", handler, 10_000);
-    // Queued 60 s behind a backlog: old enough that the reconciler may have republished it.
-    const j = job("twin-1", { createdAtMs: Date.now() - 60_000 });
+    // Queued 2 minutes behind a backlog: old enough that the reconciler may have republished it.
+    const j = job("twin-1", { createdAtMs: Date.now() - 120_000 });
     await publishJob(fx.nc.jetstream(), fx.topo, j);
     await publishCopy(fx, j);
     // Each worker has one slot, so each holds one of the two messages. Without claims both
@@ -144,7 +144,7 @@ describe("workers with run claims (real NATS)", () => {
     await startWorker("a", async () => "ok", 10_000);
     const js = fx.nc.jetstream();
     await publishJob(js, fx.topo, job("young-1"));
-    await publishJob(js, fx.topo, job("old-1", { createdAtMs: Date.now() - 60_000 }));
+    await publishJob(js, fx.topo, job("old-1", { createdAtMs: Date.now() - 120_000 }));
     await waitFor(() => ["young-1", "old-1"].every((id) => (events.get(id) ?? []).some((e) => e.state === TaskState.SUCCESS)), { what: "both SUCCESS" });
     const kv = await js.views.kv(fx.topo.bucket("claims"));
     await waitFor(async () => (await kv.get(claimKey({ taskId: "old-1", generation: 0 })))?.json<{ done?: boolean }>().done === true, { what: "old-1's claim marked done" });
@@ -154,7 +154,7 @@ describe("workers with run claims (real NATS)", () => {
     await workers[0].drain(500);
     workers.splice(0);
     await startWorker("b", async (ctx) => void ran.push(ctx.job.taskId), 10_000);
-    await publishCopy(fx, job("old-1", { createdAtMs: Date.now() - 60_000 }), "lost");
+    await publishCopy(fx, job("old-1", { createdAtMs: Date.now() - 120_000 }), "lost");
     await waitFor(async () => (await jobsLeft()) === 0, { what: "late copy acked" });
     expect(ran).toEqual([]);
   });
@@ -178,7 +178,7 @@ describe("workers with run claims (real NATS)", () => {
       status: pendingStatus,
     });
     await a.start();
-    await publishJob(fx.nc.jetstream(), fx.topo, job("crash-1", { createdAtMs: Date.now() - 60_000 }));
+    await publishJob(fx.nc.jetstream(), fx.topo, job("crash-1", { createdAtMs: Date.now() - 120_000 }));
     await waitFor(() => startedOnA, { what: "started on a" });
     await doomed.close();
     await startWorker("b", async () => "recovered", 1_500);
