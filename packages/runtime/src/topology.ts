@@ -254,9 +254,10 @@ export async function ensureTopology(nc: NatsConnection, topo: Topology, options
     await ensureConsumer(jsm, topo.eventsStream, {
       durable_name: topo.projectorConsumer,
       filter_subject: topo.eventsWildcard,
-      // The projector commits whole batches in stream order: one ack for the
-      // last message of a batch acknowledges the batch.
-      ack_policy: AckPolicy.All,
+      // Explicit, not ack-all: status runs several replicas on this one
+      // consumer, and an ack-all from one replica would also ack the events
+      // another replica holds uncommitted, losing them if that replica dies.
+      ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(30_000),
       max_deliver: -1,

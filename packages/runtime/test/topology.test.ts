@@ -31,6 +31,29 @@ describe("topology", () => {
     expect(after.config.ack_policy).toBe("explicit");
   });
 
+  it("projector consumer: one replica's ack never covers an event another replica holds", async () => {
+    fx = await natsFixture();
+    const js = fx.nc.jetstream();
+    await js.publish(fx.topo.eventSubject("task-a"), new Uint8Array([1]));
+    await js.publish(fx.topo.eventSubject("task-b"), new Uint8Array([2]));
+    // Two status replicas pulling from the same durable: A takes event 1 and
+    // has not committed it; B takes event 2, commits and acks.
+    const consumer = await js.consumers.get(fx.topo.eventsStream, fx.topo.projectorConsumer);
+    const heldByA = [];
+    for await (const m of await consumer.fetch({ max_messages: 1, expires: 2_000 })) heldByA.push(m);
+    expect(heldByA.map((m) => m.seq)).toEqual([1]);
+    const ackedByB = [];
+    for await (const m of await consumer.fetch({ max_messages: 1, expires: 2_000 })) {
+      ackedByB.push(m.seq);
+      expect(await m.ackAck()).toBe(true);
+    }
+    expect(ackedByB).toEqual([2]);
+    const info = await consumer.info();
+    // Under ack-all, B's ack would have acked event 1 too (pending 0, floor 2).
+    expect({ pending: info.num_ack_pending, floor: info.ack_floor.stream_seq }).toEqual({ pending: 1, floor: 0 });
+    expect(info.config.ack_policy).toBe("explicit");
+  });
+
   it("dedupes a republished job by Nats-Msg-Id", async () => {
     fx = await natsFixture();
     const js = fx.nc.jetstream();

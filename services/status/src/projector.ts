@@ -46,8 +46,16 @@ export class Projector {
   async start(): Promise<void> {
     const js = this.nc.jetstream();
     const consumer = await js.consumers.get(this.topo.eventsStream, this.topo.projectorConsumer);
-    // Consumers made before ack-all was the default still ack one by one.
+    // A consumer made by an older release acks all; NATS cannot change an
+    // existing consumer's ack policy, so it is honoured and flagged: it is only
+    // safe while a single status replica consumes it.
     this.ackAll = (await consumer.info(true)).config.ack_policy === AckPolicy.All;
+    if (this.ackAll) {
+      this.logger.warn(
+        { consumer: this.topo.projectorConsumer },
+        "projector consumer uses ack-all: safe with one status replica only; delete it so start-up recreates it with explicit ack",
+      );
+    }
     const messages = await consumer.consume({ max_messages: Math.max(1000, this.opts.batchMax * 4) });
     this.messages = messages;
     void (async () => {
