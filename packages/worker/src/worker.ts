@@ -583,6 +583,16 @@ export class Worker {
   /** Returns false when the task was revoked while it waited. */
   private async waitForLimits(msg: JsMsg, job: Job, policy: LimitPolicy, key: string | undefined, run: Run): Promise<boolean> {
     this.waitingForLimits += 1;
+    // The wait may outlast the claim's staleness (3 × ack wait), so the claim
+    // is renewed as the job's lease is, or a copy could take it over and run too.
+    let renewedAt = performance.now();
+    const keepHolding = () => {
+      msg.working();
+      if (run.claimed && performance.now() - renewedAt >= this.leaseEveryMs) {
+        renewedAt = performance.now();
+        void this.claims.renew(job, msg.seq).catch(() => undefined);
+      }
+    };
     try {
       let logged = false;
       for (;;) {
@@ -591,7 +601,7 @@ export class Worker {
         if (wait === 0) break;
         if (!logged) run.logger.info({ wait_ms: wait }, "waiting for the rate limit");
         logged = true;
-        msg.working();
+        keepHolding();
         await new Promise((r) => setTimeout(r, Math.min(wait, 250)));
       }
       if (!key || !policy.concurrencyPerKey) return true;
@@ -600,7 +610,7 @@ export class Worker {
         if (this.revocations.has(job.taskId)) return false;
         if (!logged) run.logger.info({ key }, "waiting for a concurrency slot");
         logged = true;
-        msg.working();
+        keepHolding();
         await new Promise((r) => setTimeout(r, 100));
       }
       return true;

@@ -159,6 +159,44 @@ describe("workers with run claims (real NATS)", () => {
     expect(ran).toEqual([]);
   });
 
+  it("keeps its claim fresh while the job waits for a rate limit, so a copy cannot take it over", async () => {
+    await setup(1_500);
+    const clock = new ManualClock(1_000_000);
+    const ran: string[] = [];
+    const w = new Worker({
+      service: "w",
+      workerId: `w-${fx.ns}`,
+      nc: fx.nc,
+      topo: fx.topo,
+      queues: ["default"],
+      handlers: { predict: async (ctx) => void ran.push(ctx.job.taskId) },
+      concurrency: 2,
+      ackWaitMs: 1_500,
+      logger,
+      status: pendingStatus,
+      clock,
+      policies: { predict: { limits: { ratePerMinute: 1, burst: 1 } } },
+    });
+    await w.start();
+    workers.push(w);
+    const js = fx.nc.jetstream();
+    // The first job takes the only token; the second, old enough to claim, waits a minute for the next.
+    await publishJob(js, fx.topo, job("first", { createdAtMs: 1_000_000 }));
+    await waitFor(() => ran.includes("first") && w.waitingForLimits === 0, { what: "first ran" });
+    const waiter = job("waiter", { createdAtMs: 0 });
+    await publishJob(js, fx.topo, waiter);
+    await waitFor(() => w.waitingForLimits === 1, { what: "waiter waiting for the rate limit" });
+    const kv = await js.views.kv(fx.topo.bucket("claims"));
+    // Past the claim's staleness (3 × 1.5 s): only a renewal during the wait keeps it.
+    clock.advance(5_000);
+    await waitFor(async () => (await kv.get(claimKey(waiter)))?.json<{ at: number }>().at === 1_005_000, { what: "claim renewed while waiting" });
+    const rival = new RunClaims(kv, clock, "rival", 4_500);
+    expect(await rival.claim(waiter, 999_999)).toBe("duplicate");
+    clock.advance(60_000);
+    await waitFor(() => (events.get("waiter") ?? []).some((e) => e.state === TaskState.SUCCESS), { what: "waiter SUCCESS" });
+    expect(ran).toEqual(["first", "waiter"]);
+  });
+
   it("lets a redelivery of the claiming message run after its worker dies mid-run", async () => {
     await setup(1_500);
     // Worker a runs on its own connection, which the test closes: a process that died.
