@@ -52,6 +52,13 @@ export class ConflictError extends MillraceError {
   }
 }
 
+/** A per-tenant quota (e.g. schedules) is used up: delete something first, or raise the quota. */
+export class QuotaExceededError extends MillraceError {
+  constructor(message: string, opts: ErrorOptions = {}) {
+    super(message, "QUOTA_EXCEEDED", 409, false, opts);
+  }
+}
+
 export class GoneError extends MillraceError {
   constructor(message: string, opts: ErrorOptions = {}) {
     super(message, "GONE", 410, false, opts);

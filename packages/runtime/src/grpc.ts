@@ -4,6 +4,7 @@ import {
   DataError,
   DependencyUnavailableError,
   GoneError,
+  QuotaExceededError,
   IdempotencyConflictError,
   MillraceError,
   NotFoundError,
@@ -19,6 +20,7 @@ const TO_GRPC: Record<string, grpc.status> = {
   NOT_FOUND: grpc.status.NOT_FOUND,
   CONFLICT: grpc.status.ALREADY_EXISTS,
   GONE: grpc.status.OUT_OF_RANGE,
+  QUOTA_EXCEEDED: grpc.status.RESOURCE_EXHAUSTED,
   PAYLOAD_TOO_LARGE: grpc.status.RESOURCE_EXHAUSTED,
   IDEMPOTENCY_CONFLICT: grpc.status.ABORTED,
   DEPENDENCY_UNAVAILABLE: grpc.status.UNAVAILABLE,
@@ -84,6 +86,8 @@ export function errorFromCode(code: string, msg: string, opts: { field?: string;
       return new ConflictError(msg, opts);
     case "GONE":
       return new GoneError(msg, opts);
+    case "QUOTA_EXCEEDED":
+      return new QuotaExceededError(msg, opts);
     case "PAYLOAD_TOO_LARGE":
       return new PayloadTooLargeError(msg, opts);
     case "IDEMPOTENCY_CONFLICT":

@@ -12,6 +12,7 @@ export {
   NotFoundError,
   ConflictError,
   GoneError,
+  QuotaExceededError,
   PayloadTooLargeError,
   UnauthorizedError,
   IdempotencyConflictError,

@@ -56,7 +56,7 @@ export function classify(err: unknown): Classified {
     const extra: Record<string, unknown> = {};
     const details = err.details;
     if (details && typeof details === "object") {
-      for (const k of ["line", "row", "column", "type", "task_id", "state"]) if (k in details) extra[k] = details[k];
+      for (const k of ["line", "row", "column", "type", "task_id", "state", "limit"]) if (k in details) extra[k] = details[k];
     }
     // A malformed CSV (ours or @millrace/ml's) is a fault in the request body.
     const field = err.field ?? (err.code === "CSV_FORMAT" ? "body" : undefined);

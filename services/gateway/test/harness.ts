@@ -33,6 +33,7 @@ import {
   ConflictError,
   GoneError,
   NotFoundError,
+  QuotaExceededError,
   ValidationError,
   createLogger,
   grpc,
@@ -287,6 +288,8 @@ export class FakePredictor {
 export class FakeScheduler {
   readonly schedules = new Map<string, Schedule>();
   readonly upserts: { schedule: Schedule; patch: boolean; fields: string[] }[] = [];
+  /** The scheduler's per-tenant quota, when a test sets one. */
+  maxPerTenant?: number;
 
   implementation(): Partial<SchedulerServiceServer> {
     const key = (tenant: string, name: string) => `${tenant}/${name}`;
@@ -311,6 +314,10 @@ export class FakeScheduler {
           next = { ...prior };
           for (const f of req.fields) (next as unknown as Record<string, unknown>)[camel[f] ?? f] = s[camel[f] ?? (f as keyof Schedule)];
         } else {
+          const held = [...this.schedules.values()].filter((x) => x.tenant === s.tenant).length;
+          if (!prior && this.maxPerTenant !== undefined && held >= this.maxPerTenant) {
+            throw new QuotaExceededError(`tenant has ${held} schedules, the most allowed is ${this.maxPerTenant}`, { field: "name", details: { limit: this.maxPerTenant } });
+          }
           next = { ...s, createdAtMs: Date.now(), nextFireAtMs: Date.now() + 60_000 };
         }
         next.updatedAtMs = Date.now();

@@ -269,6 +269,20 @@ describe("schedules", () => {
     expect((await req("DELETE", "/v1/schedules/nightly")).status).toBe(200);
     expect((await req("DELETE", "/v1/schedules/nightly")).status).toBe(404);
   });
+
+  it("answers 409 QUOTA_EXCEEDED naming the limit when the tenant's schedules are used up", async () => {
+    const req = requester(h.app, await token(uniqueName("tenant_")));
+    const body = (name: string) => ({ name, cron: "0 2 * * *", kind: "maintenance", payload: { action: "validate_models" } });
+    h.scheduler.maxPerTenant = 1;
+    try {
+      expect((await req("POST", "/v1/schedules", body("first"))).status).toBe(201);
+      const over = await req("POST", "/v1/schedules", body("second"));
+      expect(over.status).toBe(409);
+      expect((await over.json() as any).error).toMatchObject({ code: "QUOTA_EXCEEDED", field: "name", limit: 1, message: expect.stringContaining("most allowed is 1") });
+    } finally {
+      h.scheduler.maxPerTenant = undefined;
+    }
+  });
 });
 
 describe("GET /v1/workers", () => {

@@ -113,6 +113,8 @@ export interface SchedulerServiceDeps {
   logger: Logger;
   defaultTenant: string;
   isLeader: () => boolean;
+  /** Schedules one tenant may hold (SCHEDULES_MAX_PER_TENANT). */
+  maxPerTenant?: number;
 }
 
 export function createSchedulerService(d: SchedulerServiceDeps): SchedulerServiceServer {
@@ -153,7 +155,7 @@ export function createSchedulerService(d: SchedulerServiceDeps): SchedulerServic
       };
       if (current) {
         if (!(await d.store.update(row))) throw new NotFoundError(`schedule "${p.name}" not found`, { field: "name" });
-      } else if (!(await d.store.insert(row))) {
+      } else if (!(await d.store.insert(row, d.maxPerTenant))) {
         throw new ConflictError(`schedule "${p.name}" already exists`, { field: "name" });
       }
       d.logger.info({ tenant, schedule: row.name, next_fire_at: row.nextFireAtMs && new Date(row.nextFireAtMs).toISOString(), created: !current }, "schedule saved");

@@ -54,6 +54,8 @@ export const configSchema = baseConfigSchema
     MISFIRE_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
     RUN_POLL_MS: z.coerce.number().int().min(50).default(5_000),
     SEED_DEFAULT_SCHEDULES: z.enum(["true", "false"]).default("true"),
+    // Each schedule is a standing load on the leader and the queues: a tenant's creates past this are refused (409 QUOTA_EXCEEDED).
+    SCHEDULES_MAX_PER_TENANT: z.coerce.number().int().min(1).default(200),
   })
   .superRefine((c, ctx) => {
     // The leader renews every TTL/3 from its tick; slower ticks would let the lease lapse.
@@ -103,7 +105,7 @@ export async function startScheduler(config: SchedulerConfig, deps: { clock?: Cl
   const loop = new LeaderLoop({ lease, firing, runs: new RunWatch(store, status, clock, logger), clock, logger, tickMs: config.TICK_MS, runPollMs: config.RUN_POLL_MS });
 
   const server = new grpc.Server();
-  server.addService(SchedulerServiceService, createSchedulerService({ store, firing, clock, logger, defaultTenant: config.SCHEDULES_TENANT[0], isLeader: () => loop.isLeader }));
+  server.addService(SchedulerServiceService, createSchedulerService({ store, firing, clock, logger, defaultTenant: config.SCHEDULES_TENANT[0], isLeader: () => loop.isLeader, maxPerTenant: config.SCHEDULES_MAX_PER_TENANT }));
   const grpcPort = await startGrpcServer(server, config.SCHEDULER_GRPC_ADDR);
   const health = await startHealthServer(
     config.HEALTH_PORT,

@@ -1,5 +1,5 @@
 // Postgres access for schedules and their runs (migration 010_schedules.sql).
-import { inTransaction, type Pool } from "@millrace/runtime";
+import { inTransaction, QuotaExceededError, type Pool } from "@millrace/runtime";
 
 export type CatchUp = "skip" | "run_once";
 export type RunTrigger = "schedule" | "catch_up" | "manual";
@@ -103,8 +103,26 @@ export class ScheduleStore {
   }
 
   /** Inserts a new schedule; false when the name is taken. */
-  async insert(s: ScheduleRow): Promise<boolean> {
-    const r = await this.pool.query(
+  /**
+   * Inserts a new schedule; false when the name is taken. With `maxPerTenant`,
+   * a tenant already holding that many schedules gets QuotaExceededError. The
+   * count and the insert run under a per-tenant advisory lock, so concurrent
+   * creates cannot both slip under the quota.
+   */
+  async insert(s: ScheduleRow, maxPerTenant?: number): Promise<boolean> {
+    if (maxPerTenant === undefined) return this.insertRow(s, this.pool);
+    return inTransaction(this.pool, async (client) => {
+      await client.query("select pg_advisory_xact_lock(hashtext('millrace.schedules:' || $1))", [s.tenant]);
+      const n = (await client.query("select count(*)::int as n from schedules where tenant = $1", [s.tenant])).rows[0].n as number;
+      if (n >= maxPerTenant) {
+        throw new QuotaExceededError(`tenant has ${n} schedules, the most allowed is ${maxPerTenant}; delete one first`, { field: "name", details: { limit: maxPerTenant } });
+      }
+      return this.insertRow(s, client);
+    });
+  }
+
+  private async insertRow(s: ScheduleRow, client: Pick<Pool, "query">): Promise<boolean> {
+    const r = await client.query(
       `insert into schedules (tenant, name, cron, interval_seconds, timezone, kind, payload, enabled, queue, catch_up, next_fire_at, last_fire_at, created_at, updated_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
        on conflict (tenant, name) do nothing`,

@@ -2,7 +2,7 @@
 // gRPC, with a ManualClock: each test sets the time and runs leader passes.
 import { afterEach, describe, expect, it } from "vitest";
 import { TaskState } from "@millrace/contracts";
-import { ConflictError, ManualClock, NotFoundError, ValidationError } from "@millrace/runtime";
+import { ConflictError, ManualClock, NotFoundError, QuotaExceededError, ValidationError } from "@millrace/runtime";
 import { waitFor } from "@millrace/testkit";
 import { scheduleTaskId } from "../src/firing";
 import { startScheduler, type SchedulerHandle } from "../src/main";
@@ -107,6 +107,32 @@ describe("scheduler (in-process, manual clock)", () => {
     await expectRejects(api.runs("ghost"), NotFoundError);
     expect((await api.remove("reports")).deleted).toBe(true);
     expect((await api.remove("reports")).deleted).toBe(false);
+  });
+
+  it("caps schedules per tenant: concurrent creates stop at the quota, other tenants and edits are unaffected", async () => {
+    e = await schedulerEnv();
+    const clock = new ManualClock(at("2026-01-05T10:00:00Z"));
+    const { api } = await start(clock, { SEED_DEFAULT_SCHEDULES: "false", SCHEDULES_MAX_PER_TENANT: "3" });
+    const make = (name: string, tenant = "acme") => api.upsert({ tenant, name, cron: "0 1 * * *", kind: "maintenance", payload: { action: "x" } }, { createOnly: true });
+    // Eight creates at once: the per-tenant lock lets exactly three in.
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => make(`s${i}`)));
+    expect(outcomes.filter((o) => o.status === "fulfilled").length).toBe(3);
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected").map((o) => o.reason);
+    expect(refused.length).toBe(5);
+    for (const err of refused) {
+      expect(err).toBeInstanceOf(QuotaExceededError);
+      expect(err).toMatchObject({ code: "QUOTA_EXCEEDED", httpStatus: 409, details: { limit: 3 } });
+    }
+    expect((await api.list("acme")).length).toBe(3);
+    // An upsert without createOnly of a new name is a create too.
+    await expectRejects(api.upsert({ tenant: "acme", name: "extra", cron: "0 1 * * *", kind: "maintenance", payload: { action: "x" } }), QuotaExceededError, "name", /most allowed is 3/);
+    // Editing a schedule the tenant already has is not a create.
+    const [first] = await api.list("acme");
+    expect((await api.upsert({ tenant: "acme", name: first.name, enabled: false }, { patch: true, fields: ["enabled"] })).enabled).toBe(false);
+    // Another tenant has its own quota; a delete frees a slot.
+    expect((await make("s0", "other")).tenant).toBe("other");
+    expect((await api.remove(first.name, "acme")).deleted).toBe(true);
+    expect((await make("again")).name).toBe("again");
   });
 
   it("fires a due instant once, at the cron instant; records the run and follows its task to SUCCESS", async () => {
