@@ -1,6 +1,8 @@
-// The validate-models schedule through the services: the scheduler fires a
-// maintenance job that the trainer runs, re-scoring each production model on
-// the newest upload of its dataset and recording drift in its metrics history.
+// The maintenance schedules through the services: the scheduler fires a
+// maintenance job that the trainer runs. validate-models re-scores each
+// production model on the newest upload of its dataset and records drift in
+// its metrics history; cleanup-expired-results purges the tenant's own
+// expired results and no one else's.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { waitFor } from "@millrace/testkit";
@@ -12,10 +14,11 @@ function csv(slope: number): string {
   return rows.join("\n");
 }
 
-describe("validate-models schedule", () => {
+describe("maintenance schedules", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ env: { SCHEDULES_TENANT: "acme" } });
+    // The status service's own sweep (every tenant) stays out of the cleanup test's way.
+    stack = await startStack({ env: { SCHEDULES_TENANT: "acme", PURGE_EVERY_MS: "3600000" } });
   }, 120_000);
   afterAll(async () => stack?.stop());
 
@@ -46,5 +49,27 @@ describe("validate-models schedule", () => {
     await db.end();
     expect(hist.rows).toHaveLength(1);
     expect(hist.rows[0].drift.rmse).toBeCloseTo(model.drift.rmse, 6);
+  }, 120_000);
+
+  it("cleanup-expired-results purges the tenant's own expired results, not another tenant's", async () => {
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      const expired = "insert into tasks (task_id, tenant, kind, state, created_at, expires_at) values ($1, $2, 'predict', 'SUCCESS', now() - interval '2 days', now() - interval '1 day')";
+      await db.query(expired, ["old-acme", "acme"]);
+      await db.query(expired, ["old-globex", "globex"]);
+      const fired = await waitFor(async () => {
+        const r = await stack.api("/v1/schedules/cleanup-expired-results/trigger", { method: "POST", tenant: "acme" });
+        return r.status < 300 ? r : undefined;
+      }, { what: "cleanup-expired-results trigger" });
+      const done = await taskIn(stack, "acme", fired.body.task_id, ["SUCCESS", "FAILURE"]);
+      expect(done.state, JSON.stringify(done.error)).toBe("SUCCESS");
+      expect(done.result).toMatchObject({ action: "cleanup_expired_results", purged: 1 });
+      const left = await db.query("select task_id from tasks where task_id in ('old-acme', 'old-globex')");
+      expect(left.rows).toEqual([{ task_id: "old-globex" }]);
+      expect((await stack.api("/v1/tasks/old-acme", { tenant: "acme" })).status).toBe(410);
+    } finally {
+      await db.end();
+    }
   }, 120_000);
 });

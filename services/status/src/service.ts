@@ -122,7 +122,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       return { task: toTask(requeued), notRetryable: false };
     }),
 
-    purgeExpired: unary(async (req) => ({ purged: await d.store.purgeExpired(req.limit || 10_000) })),
+    purgeExpired: unary(async (req) => ({ purged: await d.store.purgeExpired(req.limit || 10_000, req.tenant) })),
 
     ping: unary(async () => {
       await d.pool.query("select 1");

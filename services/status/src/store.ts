@@ -307,17 +307,19 @@ export class TaskStore {
     return r.rows.map((x) => ({ ...Job.decode(x.job as Buffer), attemptBase: x.attempt as number }));
   }
 
-  /** Deletes expired rows, leaving tombstones so they answer 410. */
-  async purgeExpired(limit: number): Promise<number> {
+  /** Deletes expired rows (of one tenant, or of all), leaving tombstones so they answer 410. */
+  async purgeExpired(limit: number, tenant?: string): Promise<number> {
+    const only = tenant || null;
     const r = await this.pool.query(
       `with gone as (
          delete from tasks where task_id in (
-           select task_id from tasks where expires_at is not null and expires_at <= $1 order by expires_at limit $2)
+           select task_id from tasks where expires_at is not null and expires_at <= $1 and ($3::text is null or tenant = $3)
+           order by expires_at limit $2)
          returning task_id, tenant)
        insert into task_tombstones (task_id, tenant) select task_id, tenant from gone on conflict do nothing`,
-      [new Date(this.clock.now()), limit],
+      [new Date(this.clock.now()), limit, only],
     );
-    await this.pool.query("delete from idempotency_keys where created_at < $1", [new Date(this.clock.now() - 24 * 3_600_000)]);
+    await this.pool.query("delete from idempotency_keys where created_at < $1 and ($2::text is null or tenant = $2)", [new Date(this.clock.now() - 24 * 3_600_000), only]);
     return r.rowCount ?? 0;
   }
 }

@@ -75,7 +75,9 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
       const p = ctx.job.payload;
       if (p?.$case !== "maintenance") throw new ValidationError("maintenance job without payload", { field: "payload" });
       if (p.value.action === "cleanup_expired_results") {
-        const r = await call(status, status.purgeExpired, { limit: 100_000 }, 60_000, "status");
+        // The job's own tenant only: a tenant's schedule must not sweep other tenants' rows
+        // (the status service's periodic sweep, PURGE_EVERY_MS, covers every tenant).
+        const r = await call(status, status.purgeExpired, { limit: 100_000, tenant: ctx.job.tenant }, 60_000, "status");
         return { action: p.value.action, purged: r.purged };
       }
       if (p.value.action === "validate_models") return validateModels({ pool, datasets, registry }, ctx);

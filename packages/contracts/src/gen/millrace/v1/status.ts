@@ -126,6 +126,11 @@ export interface RetryTaskResponse {
 
 export interface PurgeExpiredRequest {
   limit: number;
+  /**
+   * Only this tenant's expired rows (a tenant's scheduled cleanup); empty: every
+   * tenant's (the status service's own periodic sweep).
+   */
+  tenant: string;
 }
 
 export interface PurgeExpiredResponse {
@@ -1508,13 +1513,16 @@ export const RetryTaskResponse: MessageFns<RetryTaskResponse> = {
 };
 
 function createBasePurgeExpiredRequest(): PurgeExpiredRequest {
-  return { limit: 0 };
+  return { limit: 0, tenant: "" };
 }
 
 export const PurgeExpiredRequest: MessageFns<PurgeExpiredRequest> = {
   encode(message: PurgeExpiredRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.limit !== 0) {
       writer.uint32(8).uint32(message.limit);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(18).string(message.tenant);
     }
     return writer;
   },
@@ -1540,6 +1548,14 @@ export const PurgeExpiredRequest: MessageFns<PurgeExpiredRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1553,13 +1569,19 @@ export const PurgeExpiredRequest: MessageFns<PurgeExpiredRequest> = {
   },
 
   fromJSON(object: any): PurgeExpiredRequest {
-    return { limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0 };
+    return {
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+    };
   },
 
   toJSON(message: PurgeExpiredRequest): unknown {
     const obj: any = {};
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
     }
     return obj;
   },
@@ -1570,6 +1592,7 @@ export const PurgeExpiredRequest: MessageFns<PurgeExpiredRequest> = {
   fromPartial(object: DeepPartial<PurgeExpiredRequest>): PurgeExpiredRequest {
     const message = createBasePurgeExpiredRequest();
     message.limit = object.limit ?? 0;
+    message.tenant = object.tenant ?? "";
     return message;
   },
 };
