@@ -2,7 +2,7 @@
 // failure tests, each run in its own namespace and database.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -148,7 +148,16 @@ export async function taskIn(stack: Stack, tenant: string, taskId: string, state
       { timeoutMs, what: `task ${taskId} in ${states.join("/")}` },
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last).slice(0, 1500)}`);
+    // The services' logs, so a failure in CI can be read: every line naming the task, and where the rest went.
+    const dir = join(tmpdir(), "millrace-e2e-logs", stack.ns);
+    mkdirSync(dir, { recursive: true });
+    const mentions: string[] = [];
+    for (const [name, buf] of stack.logs) {
+      const text = buf.join("");
+      writeFileSync(join(dir, `${name}.log`), text);
+      for (const line of text.split("\n")) if (line.includes(taskId)) mentions.push(`${name}: ${line.slice(0, 400)}`);
+    }
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last).slice(0, 1500)}\nlog lines naming it:\n${mentions.slice(-30).join("\n") || "(none)"}\nlogs in ${dir}`);
   }
 }
 
