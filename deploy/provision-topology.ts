@@ -28,7 +28,7 @@ export function topologyStreams(topo: Topology): string[] {
     topo.jobsStream,
     topo.eventsStream,
     topo.deadLetterStream,
-    ...(["revocations", "leases", "workers", "limits", "claims"] as const).map((b) => `KV_${topo.bucket(b)}`),
+    ...(["revocations", "leases", "workers", "limits", "claims", "revoked_tokens"] as const).map((b) => `KV_${topo.bucket(b)}`),
     ...(["datasets", "models"] as const).map((o) => `OBJ_${topo.objectStore(o)}`),
   ];
 }

@@ -392,6 +392,14 @@ describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", (
     expect((await done(bad.body.task_id)).state).toBe("FAILURE");
     expect([200, 202]).toContain((await api(`/v1/tasks/${bad.body.task_id}/retry`, { method: "POST", tenant: T })).status);
     expect((await done(bad.body.task_id)).state).toBe("FAILURE");
+    // an operator revokes a leaked token (deploy/revoke-token.ts as the provisioner); the gateway's watch refuses it
+    const leaked = { authorization: `Bearer ${stack.token("leaked")}` };
+    expect((await api("/v1/tasks", { headers: leaked })).status).toBe(200);
+    const rv = await run(process.execPath, ["--import", "tsx", "deploy/revoke-token.ts", "--token", leaked.authorization.slice(7)], provisionerEnv());
+    expect(rv.code, rv.out).toBe(0);
+    expect(rv.out, "the token is never printed").not.toContain(leaked.authorization.slice(7));
+    await waitFor(async () => (await api("/v1/tasks", { headers: leaked })).status === 401, { timeoutMs: 10_000, what: "the revoked token refused" });
+    expect((await api("/v1/tasks", { tenant: "leaked" })).status, "a fresh token of the same tenant").toBe(200);
     expect((await api("/readyz")).status).toBe(200);
 
     expect(violations().slice(before), "permission violations while the services ran").toEqual([]);

@@ -29,6 +29,8 @@ export type { Clock } from "./clock";
 export { Topology, ensureTopology, destroyTopology, JOB_KINDS, MAINTENANCE_ACTIONS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
 export type { JobKind, QueueName, TopologyOptions } from "./topology";
 export { connectNats, natsOptionsFrom } from "./nats";
+export { revokedTokenKey, tokenHash } from "./revoked-tokens";
+export type { RevocationKind } from "./revoked-tokens";
 export { connectPostgres, ensureDatabase, dropDatabase, inTransaction, migrate } from "./postgres";
 export type { Pool, PoolClient } from "./postgres";
 export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, errorFromCode, GRPC_CHANNEL_OPTIONS } from "./grpc";

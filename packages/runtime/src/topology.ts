@@ -113,7 +113,7 @@ export class Topology {
   get maxDeliveriesAdvisory(): string {
     return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.jobsStream}.*`;
   }
-  bucket(name: "revocations" | "leases" | "workers" | "limits" | "claims"): string {
+  bucket(name: "revocations" | "leases" | "workers" | "limits" | "claims" | "revoked_tokens"): string {
     return `${this.namePrefix}${name}`;
   }
   objectStore(name: "datasets" | "models"): string {
@@ -275,6 +275,10 @@ export async function ensureTopology(nc: NatsConnection, topo: Topology, options
   // Run claims (the worker's claims.ts) outlive their run so a late twin is
   // skipped; the bucket TTL, past the duplicate window and the result TTL, drops them.
   await js.views.kv(topo.bucket("claims"), { history: 1, ttl: o.claimsTtlMs, replicas: o.replicas });
+  // Revoked bearer tokens (the gateway's token-revocations.ts). No TTL: an
+  // entry must outlive its token, and deploy/revoke-token.ts --prune drops
+  // the ones whose token has expired.
+  await js.views.kv(topo.bucket("revoked_tokens"), { history: 1, replicas: o.replicas });
   await js.views.os(topo.objectStore("datasets"), { replicas: o.replicas });
   await js.views.os(topo.objectStore("models"), { replicas: o.replicas });
   return { created };
@@ -292,6 +296,7 @@ export async function destroyTopology(nc: NatsConnection, topo: Topology): Promi
     `KV_${topo.bucket("workers")}`,
     `KV_${topo.bucket("limits")}`,
     `KV_${topo.bucket("claims")}`,
+    `KV_${topo.bucket("revoked_tokens")}`,
     `OBJ_${topo.objectStore("datasets")}`,
     `OBJ_${topo.objectStore("models")}`,
   ];

@@ -6,6 +6,7 @@ import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { UnauthorizedError, type Clock } from "@millrace/runtime";
 import type { GatewayEnv } from "./context";
+import type { RevocationCheck } from "./token-revocations";
 
 export interface Principal {
   tenant: string;
@@ -20,6 +21,8 @@ export interface AuthOptions {
   /** Entries kept in the verified-token cache; 0 disables it. */
   cacheSize?: number;
   clock: Clock;
+  /** Revoked tokens (token-revocations.ts), checked on every request, cached or not. */
+  revocations?: RevocationCheck;
 }
 
 export interface Authenticator {
@@ -29,6 +32,7 @@ export interface Authenticator {
 
 interface CacheEntry extends Principal {
   expMs: number;
+  iatMs: number | undefined;
 }
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
@@ -74,6 +78,8 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
         if (hit.expMs > now) {
           // Re-insert so the Map's order stays least-recently-used first.
           cache.set(token, hit);
+          const revoked = opts.revocations?.reason(token, hit, now);
+          if (revoked) throw new UnauthorizedError(revoked);
           return hit;
         }
       }
@@ -91,6 +97,9 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
         throw new UnauthorizedError(describe(err));
       }
       const principal = principalOf(payload);
+      const iatMs = typeof payload.iat === "number" ? payload.iat * 1000 : undefined;
+      const revoked = opts.revocations?.reason(token, { ...principal, iatMs }, now);
+      if (revoked) throw new UnauthorizedError(revoked);
       if (max > 0) {
         const expMs = (payload.exp as number) * 1000;
         if (cache.size >= max) {
@@ -98,7 +107,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
           const oldest = cache.keys().next().value;
           if (oldest !== undefined) cache.delete(oldest);
         }
-        cache.set(token, { ...principal, expMs });
+        cache.set(token, { ...principal, expMs, iatMs });
       }
       return principal;
     },

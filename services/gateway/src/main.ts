@@ -23,6 +23,7 @@ import { createAuthenticator } from "./auth";
 import { closeGrpcClients, createGrpcClients } from "./clients";
 import { gatewayConfigSchema, type GatewayConfig } from "./config";
 import { FinishedTasks } from "./finished-tasks";
+import { TokenRevocations } from "./token-revocations";
 import type { GatewayDeps, GatewayEnv } from "./context";
 
 export { buildApp } from "./app";
@@ -30,6 +31,7 @@ export { createAuthenticator } from "./auth";
 export type { Authenticator, Principal } from "./auth";
 export { gatewayConfigSchema } from "./config";
 export { FinishedTasks } from "./finished-tasks";
+export { TokenRevocations } from "./token-revocations";
 export type { GatewayConfig } from "./config";
 export type { GatewayDeps, GatewayEnv, TaskRecorder } from "./context";
 
@@ -60,6 +62,13 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
     if (!overrides.pool) {
       owned.push(() => pool.end());
       await migrate(pool, logger);
+    }
+    // Loaded before the first request: a revoked token is never served from a partial list.
+    let revocations: TokenRevocations | undefined;
+    if (!overrides.auth) {
+      revocations = new TokenRevocations(await nc.jetstream().views.kv(topo.bucket("revoked_tokens")), logger);
+      await revocations.start();
+      owned.push(() => revocations?.stop());
     }
     const given = overrides.status && overrides.predictor && overrides.registry && overrides.scheduler;
     const clients = given ? undefined : createGrpcClients(config);
@@ -92,6 +101,7 @@ export async function startGateway(config: GatewayConfig, overrides: Partial<Omi
           audience: config.JWT_AUDIENCE,
           cacheSize: config.AUTH_CACHE_SIZE,
           clock,
+          revocations,
         }),
       finished,
       clock,

@@ -2,10 +2,11 @@
 // real socket, readiness, and draining.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TaskState } from "@millrace/contracts";
-import { stopGrpcServer } from "@millrace/runtime";
+import { SignJWT } from "jose";
+import { revokedTokenKey, stopGrpcServer } from "@millrace/runtime";
 import { dbFixture, natsFixture, uniqueName, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { startGateway, type RunningGateway } from "../src/main";
-import { createHarness, startFakes, testConfig, token } from "./harness";
+import { SECRET, createHarness, startFakes, testConfig, token } from "./harness";
 
 describe("over a real socket", () => {
   let nats: NatsFixture;
@@ -95,5 +96,75 @@ describe("/readyz", () => {
     } finally {
       await h.cleanup();
     }
+  });
+});
+
+describe("token revocation (the revoked_tokens KV bucket, watched)", () => {
+  let nats: NatsFixture;
+  let db: DbFixture;
+  let fakes: Awaited<ReturnType<typeof startFakes>>;
+  const gateways: RunningGateway[] = [];
+
+  beforeAll(async () => {
+    [nats, db, fakes] = await Promise.all([natsFixture(), dbFixture(), startFakes()]);
+  });
+  afterAll(async () => {
+    for (const g of gateways) await g.close();
+    await stopGrpcServer(fakes.server, 1_000);
+    await nats?.cleanup();
+    await db?.cleanup();
+  });
+
+  const start = async () => {
+    const g = await startGateway(testConfig(nats, db, fakes.addr), { submissions: fakes.status.recorder() });
+    gateways.push(g);
+    return g;
+  };
+  const statusOf = async (g: RunningGateway, tok: string) =>
+    (await fetch(`http://127.0.0.1:${g.port}/v1/tasks`, { headers: { authorization: `Bearer ${tok}` } })).status;
+  const messageOf = async (g: RunningGateway, tok: string) =>
+    ((await (await fetch(`http://127.0.0.1:${g.port}/v1/tasks`, { headers: { authorization: `Bearer ${tok}` } })).json()) as any).error?.message;
+  const signed = (claims: { tenant: string; sub: string; iatS: number }) =>
+    new SignJWT({ tenant: claims.tenant }).setProtectedHeader({ alg: "HS256" }).setSubject(claims.sub).setIssuedAt(claims.iatS).setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
+
+  it("refuses a revoked token at once, though it was cached, and after a restart; an undo lets it in again", async () => {
+    const kv = await nats.nc.jetstream().views.kv(nats.topo.bucket("revoked_tokens"));
+    const g = await start();
+    const leaked = await token(uniqueName("tenant_"));
+    const other = await token(uniqueName("tenant_"));
+    expect(await statusOf(g, leaked)).toBe(200); // now in the verified-token cache
+    await kv.put(revokedTokenKey("t", leaked), JSON.stringify({ exp: Date.now() + 3_600_000 }));
+    await waitFor(async () => (await statusOf(g, leaked)) === 401, { what: "the cached token refused" });
+    expect(await messageOf(g, leaked)).toBe("token revoked");
+    expect(await statusOf(g, other)).toBe(200);
+    // The bucket is read before a new gateway serves its first request.
+    const again = await start();
+    expect(await statusOf(again, leaked)).toBe(401);
+    await kv.delete(revokedTokenKey("t", leaked));
+    await waitFor(async () => (await statusOf(again, leaked)) === 200, { what: "the undone revocation" });
+  });
+
+  it("refuses a subject's or a tenant's tokens issued before the cut-off, and takes newer ones", async () => {
+    const kv = await nats.nc.jetstream().views.kv(nats.topo.bucket("revoked_tokens"));
+    const g = await start();
+    const nowS = Math.floor(Date.now() / 1000);
+    const tenant = uniqueName("tenant_");
+    const old = await signed({ tenant, sub: "alice@example.com", iatS: nowS - 60 });
+    const colleague = await signed({ tenant, sub: "bob", iatS: nowS - 60 });
+    const elsewhere = await signed({ tenant: uniqueName("tenant_"), sub: "carol", iatS: nowS - 60 });
+    for (const t of [old, colleague, elsewhere]) expect(await statusOf(g, t)).toBe(200);
+
+    // "alice@example.com" has characters KV keys do not allow: the key is hex-encoded.
+    await kv.put(revokedTokenKey("s", "alice@example.com"), JSON.stringify({ before: (nowS - 30) * 1000 }));
+    await waitFor(async () => (await statusOf(g, old)) === 401, { what: "alice's old token refused" });
+    expect(await messageOf(g, old)).toMatch(/subject/);
+    expect(await statusOf(g, await signed({ tenant, sub: "alice@example.com", iatS: nowS }))).toBe(200);
+    expect(await statusOf(g, colleague)).toBe(200);
+
+    await kv.put(revokedTokenKey("n", tenant), JSON.stringify({ before: (nowS - 30) * 1000 }));
+    await waitFor(async () => (await statusOf(g, colleague)) === 401, { what: "the tenant's old tokens refused" });
+    expect(await messageOf(g, colleague)).toMatch(/tenant/);
+    expect(await statusOf(g, await signed({ tenant, sub: "bob", iatS: nowS }))).toBe(200);
+    expect(await statusOf(g, elsewhere)).toBe(200);
   });
 });
