@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Job } from "@millrace/contracts";
 import { DependencyUnavailableError, ManualClock } from "@millrace/runtime";
-import { dbFixture, uniqueName, type DbFixture } from "@millrace/testkit";
+import { dbFixture, uniqueName, waitFor, type DbFixture } from "@millrace/testkit";
 import { Submissions } from "@millrace/submissions";
 
 function job(over: Partial<Job> = {}): Job {
@@ -104,5 +104,37 @@ describe("Submissions (real Postgres)", () => {
       await holder.query("rollback");
       holder.release();
     }
+  });
+
+  it("a record that failed for time was not written, in flight (its statement is cancelled) or queued behind it, so a retry cannot make the task run twice", async () => {
+    const bounded = new Submissions(db.pool, { clock, idempotencyTtlMs: 60_000, timeoutMs: 300 });
+    const insertsWaiting = async (waiting: boolean) =>
+      (
+        await db.pool.query(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()
+             and state = 'active' and query like 'insert into tasks%' ${waiting ? "and wait_event_type = 'Lock'" : ""}`,
+        )
+      ).rows[0].n as number;
+    const holder = await db.pool.connect();
+    const inFlight = job();
+    const queued = job();
+    try {
+      await holder.query("begin");
+      await holder.query("lock table tasks in access exclusive mode");
+      const a = bounded.record(inFlight);
+      await waitFor(async () => (await insertsWaiting(true)) === 1, { what: "the first insert waiting on the lock" });
+      const b = bounded.record(queued);
+      await expect(a).rejects.toBeInstanceOf(DependencyUnavailableError);
+      await expect(b).rejects.toBeInstanceOf(DependencyUnavailableError);
+    } finally {
+      await holder.query("rollback");
+      holder.release();
+    }
+    // Whatever was still going to run against the table has run by now.
+    await waitFor(async () => (await insertsWaiting(false)) === 0, { what: "no insert left running" });
+    const rows = await db.pool.query("select task_id from tasks where task_id = any($1)", [[inFlight.taskId, queued.taskId]]);
+    expect(rows.rows).toEqual([]);
+    // And the table takes records again at once.
+    expect((await bounded.record(job())).existing).toBe(false);
   });
 });
