@@ -4,7 +4,7 @@
 // logs prefixed. `--demo` then drives upload → train → predict through the
 // API and prints what happened, leaving the stack running.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { freePort, reachable } from "@millrace/runtime";
 import { serveEmbeddedPostgres } from "./embedded-postgres";
@@ -105,6 +105,8 @@ async function main(): Promise<void> {
     NATS_URL: natsUrl,
     DATABASE_URL: databaseUrl,
     JWT_SECRET: jwtSecret,
+    // A fresh secret per run for the services' gRPC calls to one another (service-token.ts).
+    GRPC_SERVICE_TOKEN: env.GRPC_SERVICE_TOKEN ?? randomBytes(16).toString("hex"),
     LOG_LEVEL: env.LOG_LEVEL ?? "info",
     STATUS_GRPC_ADDR: `127.0.0.1:${statusGrpc}`,
     PREDICTOR_GRPC_ADDR: `127.0.0.1:${predictorGrpc}`,

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PredictorServiceClient, SchedulerServiceClient, StatusServiceClient } from "@millrace/contracts";
+import { grpc, grpcClientOptions } from "@millrace/runtime";
 import { linesCsv as csv, startStack, taskIn, type Stack } from "./harness";
 
 describe("end to end: the five services as separate processes", () => {
@@ -62,6 +64,30 @@ describe("end to end: the five services as separate processes", () => {
     const page2 = await stack.api(`/v1/tasks?limit=1&cursor=${encodeURIComponent(listed.body.next_cursor)}`, { tenant: "acme" });
     expect(page2.body.tasks[0].task_id).not.toBe(listed.body.tasks[0].task_id);
   }, 240_000);
+
+  it("the services' gRPC ports answer only callers holding the service token: a tenant in a gRPC request is not taken from just anyone", async () => {
+    const token = stack.env.GRPC_SERVICE_TOKEN;
+    const pingCode = (Ctor: typeof StatusServiceClient | typeof PredictorServiceClient | typeof SchedulerServiceClient, addr: string, t: string | undefined) => {
+      type Pingable = { ping(req: object, cb: (err: grpc.ServiceError | null) => void): unknown; close(): void };
+      const c = new Ctor(addr, grpc.credentials.createInsecure(), grpcClientOptions(t)) as unknown as Pingable;
+      return new Promise<grpc.status>((res) => c.ping({}, (err: grpc.ServiceError | null) => res(err ? err.code : grpc.status.OK))).finally(() => c.close());
+    };
+    const ports = [
+      [StatusServiceClient, stack.env.STATUS_GRPC_ADDR],
+      [PredictorServiceClient, stack.env.PREDICTOR_GRPC_ADDR],
+      [SchedulerServiceClient, stack.env.SCHEDULER_GRPC_ADDR],
+    ] as const;
+    for (const [Ctor, addr] of ports) {
+      expect(await pingCode(Ctor, addr, undefined), `${addr} without the token`).toBe(grpc.status.UNAUTHENTICATED);
+      expect(await pingCode(Ctor, addr, "someone-elses-token-000"), `${addr} with a wrong one`).toBe(grpc.status.UNAUTHENTICATED);
+      expect(await pingCode(Ctor, addr, token), `${addr} with the stack's`).toBe(grpc.status.OK);
+    }
+    // A tenant named directly over gRPC, without the token, reads nothing.
+    const status = new StatusServiceClient(stack.env.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), grpcClientOptions(undefined));
+    const code = await new Promise<grpc.status>((res) => status.listTasks({ tenant: "acme", limit: 10, cursor: "", state: "", type: "" } as never, (err: grpc.ServiceError | null) => res(err ? err.code : grpc.status.OK)));
+    status.close();
+    expect(code).toBe(grpc.status.UNAUTHENTICATED);
+  });
 
   it("column types chosen at upload hold in training (an integer code trained as a category)", async () => {
     const rows = ["zip,y", ...Array.from({ length: 60 }, (_, i) => `${[75001, 69002, 13003][i % 3]},${[10, 20, 30][i % 3] + (i % 5) * 0.01}`)];

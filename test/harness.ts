@@ -48,6 +48,8 @@ export async function startStack(opts: { services?: ServiceName[]; env?: Record<
     DATABASE_URL: databaseUrl,
     MILLRACE_NAMESPACE: ns,
     JWT_SECRET: secret,
+    // Every internal gRPC call is checked, as in a deployment.
+    GRPC_SERVICE_TOKEN: randomBytes(16).toString("hex"),
     LOG_LEVEL: "info",
     STATUS_GRPC_ADDR: `127.0.0.1:${statusGrpc}`,
     STATUS_LISTEN: `127.0.0.1:${statusGrpc}`,

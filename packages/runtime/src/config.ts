@@ -32,6 +32,8 @@ export const baseConfigSchema = z.object({
   STATUS_GRPC_ADDR: z.string().default("127.0.0.1:50051"),
   PREDICTOR_GRPC_ADDR: z.string().default("127.0.0.1:50052"),
   SCHEDULER_GRPC_ADDR: z.string().default("127.0.0.1:50053"),
+  // Shared secret every internal gRPC call carries and every gRPC server checks (service-token.ts); unset: no check.
+  GRPC_SERVICE_TOKEN: z.string().min(16, "at least 16 characters").optional(),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

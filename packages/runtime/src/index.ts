@@ -34,6 +34,7 @@ export type { RevocationKind } from "./revoked-tokens";
 export { connectPostgres, ensureDatabase, dropDatabase, inTransaction, migrate } from "./postgres";
 export type { Pool, PoolClient } from "./postgres";
 export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, errorFromCode, GRPC_CHANNEL_OPTIONS } from "./grpc";
+export { grpcClientOptions, requireServiceToken } from "./service-token";
 export { startHealthServer, readiness } from "./health";
 export type { ReadinessCheck } from "./health";
 export { onShutdown } from "./shutdown";

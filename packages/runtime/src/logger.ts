@@ -22,6 +22,8 @@ const REDACT = [
   "*.DATABASE_URL",
   "NATS_PASSWORD",
   "*.NATS_PASSWORD",
+  "GRPC_SERVICE_TOKEN",
+  "*.GRPC_SERVICE_TOKEN",
 ];
 
 /** Removes the password from a connection URL before it is logged. */

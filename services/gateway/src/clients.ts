@@ -1,6 +1,6 @@
 // gRPC clients for the services behind the gateway, created once and reused.
 import { PredictorServiceClient, RegistryServiceClient, SchedulerServiceClient, StatusServiceClient } from "@millrace/contracts";
-import { GRPC_CHANNEL_OPTIONS, grpc } from "@millrace/runtime";
+import { grpc, grpcClientOptions } from "@millrace/runtime";
 
 export interface GrpcClients {
   status: StatusServiceClient;
@@ -14,15 +14,17 @@ export interface GrpcAddresses {
   STATUS_GRPC_ADDR: string;
   PREDICTOR_GRPC_ADDR: string;
   SCHEDULER_GRPC_ADDR: string;
+  GRPC_SERVICE_TOKEN?: string;
 }
 
 export function createGrpcClients(addr: GrpcAddresses): GrpcClients {
   const creds = grpc.credentials.createInsecure();
+  const options = grpcClientOptions(addr.GRPC_SERVICE_TOKEN);
   return {
-    status: new StatusServiceClient(addr.STATUS_GRPC_ADDR, creds, GRPC_CHANNEL_OPTIONS),
-    predictor: new PredictorServiceClient(addr.PREDICTOR_GRPC_ADDR, creds, GRPC_CHANNEL_OPTIONS),
-    registry: new RegistryServiceClient(addr.PREDICTOR_GRPC_ADDR, creds, GRPC_CHANNEL_OPTIONS),
-    scheduler: new SchedulerServiceClient(addr.SCHEDULER_GRPC_ADDR, creds, GRPC_CHANNEL_OPTIONS),
+    status: new StatusServiceClient(addr.STATUS_GRPC_ADDR, creds, options),
+    predictor: new PredictorServiceClient(addr.PREDICTOR_GRPC_ADDR, creds, options),
+    registry: new RegistryServiceClient(addr.PREDICTOR_GRPC_ADDR, creds, options),
+    scheduler: new SchedulerServiceClient(addr.SCHEDULER_GRPC_ADDR, creds, options),
   };
 }
 

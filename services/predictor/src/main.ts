@@ -10,6 +10,8 @@ import {
   createLogger,
   grpc,
   GRPC_CHANNEL_OPTIONS,
+  grpcClientOptions,
+  requireServiceToken,
   loadConfig,
   startGrpcServer,
   startHealthServer,
@@ -65,7 +67,7 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
   const registry = new Registry(pool, await js.views.os(topo.objectStore("models")), nc, topo.modelsChanged);
   const serving = new Serving(registry, { cacheBytes: config.MODEL_CACHE_BYTES, maxInstances: config.MAX_INSTANCES, resolveTtlMs: config.MODEL_RESOLVE_TTL_MS }, clock, logger);
   serving.listenForChanges(nc, topo.modelsChanged);
-  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), grpcClientOptions(config.GRPC_SERVICE_TOKEN));
 
   const handlers: Record<string, JobHandler> = jobHandlers(serving, clock);
   const policies = kindPolicies(Object.keys(handlers), config);
@@ -88,8 +90,8 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
   await worker.start();
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  server.addService(PredictorServiceService, predictorService(serving, backend.backend));
-  server.addService(RegistryServiceService, registryService(registry));
+  server.addService(PredictorServiceService, requireServiceToken(PredictorServiceService, predictorService(serving, backend.backend), config.GRPC_SERVICE_TOKEN));
+  server.addService(RegistryServiceService, requireServiceToken(RegistryServiceService, registryService(registry), config.GRPC_SERVICE_TOKEN));
   const grpcPort = await startGrpcServer(server, config.PREDICTOR_LISTEN);
   const health = await startHealthServer(config.HEALTH_PORT, {
     nats: async () => {

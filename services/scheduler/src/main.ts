@@ -4,7 +4,8 @@
 import { hostname } from "node:os";
 import { SchedulerServiceService, StatusServiceClient } from "@millrace/contracts";
 import {
-  GRPC_CHANNEL_OPTIONS,
+  grpcClientOptions,
+  requireServiceToken,
   Topology,
   baseConfigSchema,
   healthConfigShape,
@@ -90,7 +91,7 @@ export async function startScheduler(config: SchedulerConfig, deps: { clock?: Cl
   }
   const js = nc.jetstream();
   const kv = await js.views.kv(topo.bucket("leases"));
-  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), grpcClientOptions(config.GRPC_SERVICE_TOKEN));
   const store = new ScheduleStore(pool);
 
   if (config.SEED_DEFAULT_SCHEDULES === "true") {
@@ -105,7 +106,10 @@ export async function startScheduler(config: SchedulerConfig, deps: { clock?: Cl
   const loop = new LeaderLoop({ lease, firing, runs: new RunWatch(store, status, clock, logger), clock, logger, tickMs: config.TICK_MS, runPollMs: config.RUN_POLL_MS });
 
   const server = new grpc.Server();
-  server.addService(SchedulerServiceService, createSchedulerService({ store, firing, clock, logger, defaultTenant: config.SCHEDULES_TENANT[0], isLeader: () => loop.isLeader, maxPerTenant: config.SCHEDULES_MAX_PER_TENANT }));
+  server.addService(
+    SchedulerServiceService,
+    requireServiceToken(SchedulerServiceService, createSchedulerService({ store, firing, clock, logger, defaultTenant: config.SCHEDULES_TENANT[0], isLeader: () => loop.isLeader, maxPerTenant: config.SCHEDULES_MAX_PER_TENANT }), config.GRPC_SERVICE_TOKEN),
+  );
   const grpcPort = await startGrpcServer(server, config.SCHEDULER_GRPC_ADDR);
   const health = await startHealthServer(
     config.HEALTH_PORT,

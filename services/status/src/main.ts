@@ -14,6 +14,7 @@ import {
   systemClock,
   z,
   GRPC_CHANNEL_OPTIONS,
+  requireServiceToken,
   type Clock,
   type Logger,
 } from "@millrace/runtime";
@@ -83,7 +84,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   deadLetters.start();
 
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
-  server.addService(StatusServiceService, statusService({ nc, js, pool, topo, store, feed, submissions, canceller, clock, logger, projection }));
+  server.addService(StatusServiceService, requireServiceToken(StatusServiceService, statusService({ nc, js, pool, topo, store, feed, submissions, canceller, clock, logger, projection }), config.GRPC_SERVICE_TOKEN));
   const grpcPort = await startGrpcServer(server, config.STATUS_LISTEN);
   const health = await startHealthServer(config.HEALTH_PORT, {
     nats: async () => {

@@ -10,7 +10,7 @@ import {
   call,
   createLogger,
   grpc,
-  GRPC_CHANNEL_OPTIONS,
+  grpcClientOptions,
   loadConfig,
   startHealthServer,
   systemClock,
@@ -63,7 +63,7 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
   const datasets = new DatasetStore(pool, await js.views.os(topo.objectStore("datasets")));
   const registry = new Registry(pool, await js.views.os(topo.objectStore("models")), nc, topo.modelsChanged);
   const trainingPool = new TrainingPool({ size: config.TRAINING_THREADS, maxJobsPerThread: config.THREAD_MAX_JOBS, maxHeapMbPerThread: config.THREAD_MAX_HEAP_MB });
-  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  const status = new StatusServiceClient(config.STATUS_GRPC_ADDR, grpc.credentials.createInsecure(), grpcClientOptions(config.GRPC_SERVICE_TOKEN));
   const d: TrainingDeps = { datasets, registry, pool: trainingPool, abortGraceMs: config.CANCEL_GRACE_MS };
 
   const handlers: Record<string, JobHandler> = {

@@ -138,6 +138,11 @@ JOB_ACK_WAIT_MS: {{ int $root.Values.config.jobAckWaitMs | quote }}
     secretKeyRef:
       name: {{ $secret }}
       key: database-url
+- name: GRPC_SERVICE_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: grpc-service-token
 {{- if $root.Values.nats.auth.enabled }}
 - name: NATS_USER
   valueFrom:
