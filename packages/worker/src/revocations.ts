@@ -1,5 +1,5 @@
 import type { KV } from "nats";
-import type { Logger } from "@millrace/runtime";
+import { mirrorKv, type Logger } from "@millrace/runtime";
 
 /**
  * An in-memory mirror of the revocations KV bucket, kept current by a watch.
@@ -17,17 +17,15 @@ export class RevocationCache {
   ) {}
 
   async start(): Promise<void> {
-    let ready!: () => void;
-    const initialised = new Promise<void>((r) => (ready = r));
-    const iter = await this.kv.watch({ initializedFn: () => ready() });
-    this.stopFn = () => iter.stop();
-    void (async () => {
-      for await (const e of iter) {
+    this.stopFn = await mirrorKv(
+      this.kv,
+      (e) => {
         if (e.operation === "PUT") this.ids.add(e.key);
         else this.ids.delete(e.key);
-      }
-    })().catch((err) => this.logger.warn({ err: (err as Error).message }, "revocation watch ended"));
-    await initialised;
+      },
+      this.logger,
+      "revocation",
+    );
   }
 
   has(taskId: string): boolean {

@@ -1,5 +1,5 @@
 import type { KV } from "nats";
-import { revokedTokenKey, tokenHash, type Logger } from "@millrace/runtime";
+import { mirrorKv, revokedTokenKey, tokenHash, type Logger } from "@millrace/runtime";
 
 /**
  * Revoked bearer tokens, mirrored in memory from the `revoked_tokens` KV
@@ -28,14 +28,7 @@ export class TokenRevocations implements RevocationCheck {
 
   /** Resolves once the bucket's current entries are loaded: no request is served on a partial list. */
   async start(): Promise<void> {
-    let ready!: () => void;
-    const initialised = new Promise<void>((r) => (ready = r));
-    const iter = await this.kv.watch({ initializedFn: () => ready() });
-    this.stopFn = () => iter.stop();
-    void (async () => {
-      for await (const e of iter) this.apply(e.key, e.operation === "PUT" ? e.value : undefined);
-    })().catch((err) => this.logger.warn({ err: (err as Error).message }, "token revocation watch ended"));
-    await initialised;
+    this.stopFn = await mirrorKv(this.kv, (e) => this.apply(e.key, e.operation === "PUT" ? e.value : undefined), this.logger, "token revocation");
   }
 
   private apply(key: string, value: Uint8Array | undefined): void {
@@ -72,10 +65,6 @@ export class TokenRevocations implements RevocationCheck {
       if (byTenant !== undefined && issued < byTenant) return "token revoked (every token of its tenant issued before the revocation)";
     }
     return undefined;
-  }
-
-  get size(): number {
-    return this.tokens.size + this.before.size;
   }
 
   stop(): void {
