@@ -1,6 +1,7 @@
 // The Hono app: middleware, the error mapping and every route, built from
 // GatewayDeps so tests can build it in-process with their own dependencies.
 import { Hono } from "hono";
+import { allowedMethods } from "./allowed-methods";
 import { requireAuth } from "./auth";
 import type { GatewayDeps, GatewayEnv } from "./context";
 import { errorHandler, notFoundHandler } from "./errors";
@@ -20,7 +21,6 @@ import { workflowRoutes } from "./routes/workflows";
 export function buildApp(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   app.onError(errorHandler(deps.logger));
-  app.notFound(notFoundHandler);
   app.use("*", requestLog(deps.logger));
   app.route("/", healthRoutes(deps));
 
@@ -39,5 +39,6 @@ export function buildApp(deps: GatewayDeps): Hono<GatewayEnv> {
   ]) {
     app.route("/v1", routes(deps));
   }
+  app.notFound(notFoundHandler(allowedMethods(app)));
   return app;
 }

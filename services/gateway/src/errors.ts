@@ -85,6 +85,14 @@ export function errorHandler(logger: Logger) {
   };
 }
 
-export function notFoundHandler(c: Context<GatewayEnv>) {
-  return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404);
+/** 404 for a path no route has; 405 with Allow for a route asked with another method. */
+export function notFoundHandler(allowed: (path: string) => string[]) {
+  return (c: Context<GatewayEnv>) => {
+    const methods = allowed(c.req.path);
+    if (methods.length > 0) {
+      c.set("errorCode", "METHOD_NOT_ALLOWED");
+      return c.json(errorBody("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}; allowed: ${methods.join(", ")}`), 405, { Allow: methods.join(", ") });
+    }
+    return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404);
+  };
 }

@@ -4,6 +4,7 @@
 import type { Context } from "hono";
 import type { RetryPolicy, TimeLimits } from "@millrace/contracts";
 import { DEFAULT_RETRY, PayloadTooLargeError, QUEUES, ValidationError, isQueue, z, type QueueName } from "@millrace/runtime";
+import { UnsupportedMediaTypeError } from "./errors";
 
 /** `a.b[3].c` from a zod path. */
 export function fieldPath(path: ReadonlyArray<string | number>): string {
@@ -58,6 +59,8 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+const JSON_MEDIA_TYPES = new Set(["", "application/json", "text/plain"]);
+
 /**
  * Reads and parses a JSON body, refusing more than `limit` bytes (413) before
  * reading when Content-Length says so, else while counting the stream. With
@@ -75,6 +78,13 @@ export async function readJson(c: Context, limit: number, opts: { optional?: boo
   if (text.length === 0) {
     if (opts.optional) return undefined;
     throw new ValidationError("request body is empty; expected a JSON object", { field: "body" });
+  }
+  // A body declared as something else (curl -d's form encoding, CSV sent to
+  // the wrong route) is the client's mistake: named, not guessed at. No
+  // Content-Type, and text/plain (what fetch sends with a string body), are read as JSON.
+  const media = contentType(c.req.header("content-type"));
+  if (!JSON_MEDIA_TYPES.has(media) && !media.endsWith("+json")) {
+    throw new UnsupportedMediaTypeError(`content-type ${media} is not JSON; send the body as application/json`, { field: "content-type" });
   }
   let value: unknown;
   try {

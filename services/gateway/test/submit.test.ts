@@ -168,6 +168,53 @@ describe("POST /v1/train", () => {
     expect(res2.status).toBe(413);
     expect(await h.jobCount()).toBe(before);
   });
+
+  it("415 naming content-type for a body declared as a form or CSV; nothing created. No Content-Type and text/plain read as JSON", async () => {
+    const ds = await seedDataset(tenant);
+    const body = JSON.stringify({ dataset_id: ds, target: "y", model: { type: "linear_regression" }, name: "m" });
+    const jobs = await h.jobCount();
+    const created = h.status.created.length;
+    // curl -d without -H sends application/x-www-form-urlencoded.
+    for (const ct of ["application/x-www-form-urlencoded", "text/csv", "multipart/form-data; boundary=x"]) {
+      const res = await req("POST", "/v1/train", body, { "content-type": ct });
+      expect(res.status, ct).toBe(415);
+      expect((await res.json() as any).error, ct).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE", field: "content-type", message: `content-type ${ct.split(";")[0]} is not JSON; send the body as application/json` });
+    }
+    const async = await req("POST", "/v1/predict/async", JSON.stringify({ model: "m", instances: [{ x: 1 }] }), { "content-type": "application/x-www-form-urlencoded" });
+    expect(async.status).toBe(415);
+    expect(await h.jobCount()).toBe(jobs);
+    expect(h.status.created.length).toBe(created);
+
+    // fetch with a string body and no headers sends text/plain;charset=UTF-8.
+    const init = { method: "POST", headers: { authorization: `Bearer ${await token(tenant)}` }, body };
+    expect(new Request("http://gateway/v1/train", init).headers.get("content-type")).toBe("text/plain;charset=UTF-8");
+    expect((await h.app.request("/v1/train", init)).status).toBe(202);
+    for (const ct of ["application/json; charset=utf-8", "application/merge-patch+json"]) {
+      expect((await req("POST", "/v1/train", body, { "content-type": ct })).status, ct).toBe(202);
+    }
+    expect(await h.jobCount()).toBe(jobs + 3);
+  });
+});
+
+describe("routing", () => {
+  it("405 with Allow for a route asked with another method; 404 for a path no route has; 401 before either without a token", async () => {
+    const req = requester(h.app, await token(uniqueName("tenant_")));
+    const cases: Array<[string, string, string]> = [
+      ["PUT", "/v1/train", "POST"],
+      ["GET", "/v1/predict", "POST"],
+      ["PATCH", "/v1/tasks/3f1c9a56-1111-4222-8333-444455556666", "GET, HEAD, DELETE"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await req(method, path);
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      expect((await res.json() as any).error).toMatchObject({ code: "METHOD_NOT_ALLOWED", message: `${method} is not allowed on ${path}; allowed: ${allow}` });
+    }
+    const none = await req("GET", "/v1/no-such-thing");
+    expect(none.status).toBe(404);
+    expect((await none.json() as any).error.code).toBe("NOT_FOUND");
+    expect((await h.app.request("/v1/train", { method: "PUT" })).status).toBe(401);
+  });
 });
 
 describe("idempotency", () => {
