@@ -109,7 +109,8 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       // Attempts keep counting across generations: the next run is attempt N+1.
       const next = { ...job, generation, attemptBase: row.attempt };
       await d.pool.query(
-        `update tasks set generation = $2, state = 'PENDING', seq = 0, result = null, error = null, finished_at = null,
+        // The last attempt's progress ("tree 286/3000") would read as the new run's.
+        `update tasks set generation = $2, state = 'PENDING', seq = 0, progress = null, result = null, error = null, finished_at = null,
            expires_at = null, next_attempt_at = null, cancel_requested = false, job = $3, updated_at = now() where task_id = $1`,
         [req.taskId, generation, Buffer.from(Job.encode(next).finish())],
       );

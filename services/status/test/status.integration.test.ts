@@ -205,7 +205,7 @@ describe("status service (real NATS + Postgres)", () => {
     sub.unsubscribe();
   });
 
-  it("sends the finished task in its change notice, and a retry's notice drops it from caches", async () => {
+  it("sends the finished task in its change notice; a retry clears the last attempt's progress and its notice drops it from caches", async () => {
     nats = await natsFixture();
     db = await dbFixture();
     await boot();
@@ -221,15 +221,18 @@ describe("status service (real NATS + Postgres)", () => {
     await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
 
     await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
-    await publishEvent(js, nats.topo, event(j, TaskState.FAILURE, 1, 2, { error: { type: "DataError", message: "bad", code: "DATA", retryable: false } }));
+    await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, 2, { progress: { percent: 40, message: "tree 40/100", currentNode: 0, totalNodes: 0, nodeType: "", done: 40, total: 100 } }));
+    await publishEvent(js, nats.topo, event(j, TaskState.FAILURE, 1, 3, { error: { type: "DataError", message: "bad", code: "DATA", retryable: false } }));
     const done = await waitFor(() => notices.find((n) => n.state === TaskState.FAILURE));
-    expect(done.task).toMatchObject({ taskId: "pend-2", tenant: "acme", state: TaskState.FAILURE, attempts: 1 });
+    expect(done.task).toMatchObject({ taskId: "pend-2", tenant: "acme", state: TaskState.FAILURE, attempts: 1, progress: { percent: 40, message: "tree 40/100" } });
     expect(done.task?.error?.type).toBe("DataError");
 
     // A manual retry re-publishes the job and tells caches of finished tasks to drop the old outcome.
     const jobsBefore = (await (await nats.nc.jetstreamManager()).streams.info(nats.topo.jobsStream)).state.messages;
     const retried = await call(client, client.retryTask, { tenant: "acme", taskId: "pend-2" });
     expect(retried.task?.state).toBe(TaskState.PENDING);
+    // The failed attempt's progress is not shown as the new run's.
+    expect(retried.task?.progress).toBeUndefined();
     const dropped = await waitFor(() => notices.find((n) => n.state === TaskState.PENDING));
     expect(dropped.task).toBeUndefined();
     expect((await (await nats.nc.jetstreamManager()).streams.info(nats.topo.jobsStream)).state.messages).toBe(jobsBefore + 1);
