@@ -208,6 +208,9 @@ function checkWorkflow(v: unknown, path: Path, depth: number, counter: { steps: 
   const listKey = type === "chain" ? "steps" : type === "group" || type === "chord" ? "tasks" : undefined;
   if (!listKey) fail([...path, "type"], "must be one of chain, group, chord");
   const list = v[listKey];
+  const otherKey = listKey === "steps" ? "tasks" : "steps";
+  // Celery's chain takes steps and its group/chord take tasks; the wrong one is an easy slip.
+  if (list === undefined && v[otherKey] !== undefined) fail([...path, listKey], `a ${type} lists its steps in '${listKey}', not '${otherKey}'`);
   if (!Array.isArray(list) || list.length === 0) fail([...path, listKey], "must be a non-empty array of steps");
   const steps = list.map((s, i) => checkStep(s, [...path, listKey, i], depth, counter, maxInstances));
   const spec: Record<string, unknown> = { type, [listKey]: steps.map((s) => s.spec) };

@@ -123,17 +123,21 @@ describe("workflows", () => {
     const tenant = uniqueName("tenant_");
     const req = requester(h.app, await token(tenant));
     const before = await h.jobCount();
-    for (const [spec, field] of [
+    for (const [spec, field, message] of [
       [{ type: "pipe", steps: [] }, "type"],
       [{ type: "chain", steps: [] }, "steps"],
       [{ type: "chain", steps: [{ kind: "nope" }] }, "steps[0].kind"],
       [{ type: "group", tasks: [{ kind: "predict", payload: { model: "m", instances: [] } }] }, "tasks[0].payload.instances"],
       [{ type: "chord", tasks: [{ kind: "forecast", payload: { product_sku: "A" } }] }, "callback"],
+      [{ type: "chord", steps: [{ kind: "forecast", payload: { product_sku: "A" } }], callback: { kind: "forecast", payload: { product_sku: "A" } } }, "tasks", "tasks: a chord lists its steps in 'tasks', not 'steps'"],
+      [{ type: "chain", tasks: [{ kind: "forecast", payload: { product_sku: "A" } }] }, "steps", "steps: a chain lists its steps in 'steps', not 'tasks'"],
       [{ type: "chain", steps: [{ type: "group", tasks: [{ kind: "train", payload: { dataset_id: "d", target: "y", model: { type: "svm" }, name: "n" } }] }] }, "steps[0].tasks[0].payload.model.type"],
     ] as const) {
       const res = await req("POST", "/v1/workflows", spec);
       expect(res.status, field).toBe(400);
-      expect((await res.json() as any).error.field).toBe(field);
+      const error = (await res.json() as any).error;
+      expect(error.field).toBe(field);
+      if (message) expect(error.message).toBe(message);
     }
     expect(await h.jobCount()).toBe(before);
 
