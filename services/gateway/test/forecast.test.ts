@@ -148,11 +148,19 @@ describe("products and forecasts", () => {
     const t1 = await req("POST", "/v1/training/products/BRD-001");
     expect(t1.status).toBe(202);
     expect((await lastJob("train_product")).payload).toEqual({ $case: "trainProduct", value: { productSku: "BRD-001" } });
+    // `curl -X POST` over HTTP: no Content-Length, and the Node adapter's request has an empty body stream.
+    const bare = await h.app.request("/v1/training/products/BRD-001", {
+      method: "POST",
+      headers: { authorization: `Bearer ${await token(tenant)}` },
+      body: new ReadableStream({ start: (ctrl) => ctrl.close() }),
+      duplex: "half",
+    } as RequestInit);
+    expect(bare.status).toBe(202);
 
     const all = await req("POST", "/v1/training/products", { queue: "default" });
     expect(all.status).toBe(202);
     expect((await lastJob("train_all_products")).payload).toEqual({ $case: "trainAllProducts", value: { productSkus: ["BRD-001", "MLK-002"] } });
-    expect(await h.jobCount()).toBe(before + 3);
+    expect(await h.jobCount()).toBe(before + 4);
   });
 
   it("takes a SKU with '%' in the path once decoded: 202 for one with sales, 404 for one without, never 500", async () => {

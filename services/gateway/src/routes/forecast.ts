@@ -17,9 +17,9 @@ const holidaysBody = z.object({ holidays: z.array(z.unknown()).min(1, "must have
 
 /** Job options from an optional JSON body (empty body = defaults). */
 async function optionalOptions(c: Context<GatewayEnv>, limit: number): Promise<{ raw: unknown; opts: z.infer<typeof optionsBody> }> {
-  const len = c.req.header("content-length");
-  if (len === "0" || (len === undefined && !c.req.raw.body)) return { raw: {}, opts: {} };
-  const raw = await readJsonObject(c, limit);
+  // Read, not judged by headers: `curl -X POST` sends neither Content-Length nor
+  // a body, and the Node adapter still gives the request an (empty) body stream.
+  const raw = (await readJsonObject(c, limit, { optional: true })) ?? {};
   return { raw, opts: parseWith(optionsBody, raw) };
 }
 
