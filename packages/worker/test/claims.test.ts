@@ -4,21 +4,10 @@ import { Job, Task, TaskState, type TaskEvent } from "@millrace/contracts";
 import { connectNats, createLogger, decodeEvents, ManualClock, publishJob } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
 import { claimKey, RunClaims, Worker, type JobHandler } from "@millrace/worker";
+import { predictJob as job } from "./jobs";
 
 const logger = createLogger("claims-test", "silent");
 
-function job(taskId: string, extra: Partial<Job> = {}): Job {
-  return Job.fromPartial({
-    taskId,
-    tenant: "acme",
-    kind: "predict",
-    queue: "default",
-    createdAtMs: Date.now(),
-    retry: { maxAttempts: 3, initialMs: 20, factor: 2, maxMs: 100, jitter: 0 },
-    payload: { $case: "predict", value: { model: "m", instancesJson: Buffer.from("[]") } },
-    ...extra,
-  });
-}
 
 /** The status service as a worker sees it (our own gRPC boundary): every task still PENDING. */
 const pendingStatus = {

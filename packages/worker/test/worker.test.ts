@@ -3,28 +3,10 @@ import { CancelNotice, Job, Task, TaskEvent, TaskState } from "@millrace/contrac
 import { createLogger, decodeEvents, publishJob, TransientError, ValidationError } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
 import { parseTimeLimits, Worker, type JobHandler } from "@millrace/worker";
+import { predictJob as job } from "./jobs";
 
 const logger = createLogger("worker-test", "silent");
 
-function job(taskId: string, extra: Partial<Job> = {}): Job {
-  return {
-    taskId,
-    tenant: "acme",
-    kind: "predict",
-    queue: "default",
-    createdAtMs: Date.now(),
-    retry: { maxAttempts: 3, initialMs: 20, factor: 2, maxMs: 100, jitter: 0 },
-    timeLimits: undefined,
-    parentId: "",
-    attemptBase: 0,
-    concurrencyKey: "",
-    name: "",
-    inputJson: new Uint8Array(),
-    generation: 0,
-    payload: { $case: "predict", value: { model: "m", instancesJson: Buffer.from("[]") } },
-    ...extra,
-  };
-}
 
 /** Collects every task event as JetStream stores it (core subscribers see stream publishes too). */
 const collected = new Map<string, TaskEvent[]>();
