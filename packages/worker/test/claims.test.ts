@@ -8,7 +8,6 @@ import { predictJob as job } from "./jobs";
 
 const logger = createLogger("claims-test", "silent");
 
-
 /** The status service as a worker sees it (our own gRPC boundary): every task still PENDING. */
 const pendingStatus = {
   getTask(req: { taskId: string }, _md: unknown, _opts: unknown, cb: (err: null, t: unknown) => void) {

@@ -7,7 +7,6 @@ import { predictJob as job } from "./jobs";
 
 const logger = createLogger("worker-test", "silent");
 
-
 /** Collects every task event as JetStream stores it (core subscribers see stream publishes too). */
 const collected = new Map<string, TaskEvent[]>();
 function collect(fx: NatsFixture): void {
