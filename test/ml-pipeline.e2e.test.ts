@@ -44,21 +44,25 @@ function pipeline(datasetId: string, params: Record<string, unknown> = { n_estim
   ];
 }
 
-/** Reads a task's server-sent events until the stream ends (at a terminal state). */
-async function sseEvents(stack: Stack, tenant: string, taskId: string): Promise<{ event: string; data: any }[]> {
-  const res = await fetch(`${stack.url}/v1/tasks/${taskId}/events`, { headers: { authorization: `Bearer ${stack.token(tenant)}`, accept: "text/event-stream" } });
+/** Reads a task's server-sent events until the stream ends (at a terminal state); with lastEventId, as a reconnecting EventSource. */
+async function sseEvents(stack: Stack, tenant: string, taskId: string, lastEventId?: string): Promise<{ event: string; data: any; id: string }[]> {
+  const headers: Record<string, string> = { authorization: `Bearer ${stack.token(tenant)}`, accept: "text/event-stream" };
+  if (lastEventId) headers["last-event-id"] = lastEventId;
+  const res = await fetch(`${stack.url}/v1/tasks/${taskId}/events`, { headers });
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
   const text = await res.text();
-  const events: { event: string; data: any }[] = [];
+  const events: { event: string; data: any; id: string }[] = [];
   for (const block of text.split(/\n\n/)) {
     let event = "message";
+    let id = "";
     const data: string[] = [];
     for (const line of block.split("\n")) {
       if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("id:")) id = line.slice(3).trim();
       else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
     }
-    if (data.length) events.push({ event, data: JSON.parse(data.join("\n")) });
+    if (data.length) events.push({ event, data: JSON.parse(data.join("\n")), id });
   }
   return events;
 }
@@ -132,6 +136,19 @@ describe("ML engine through the services: pipeline → registry → predict → 
     expect(done.state, JSON.stringify(done.error)).toBe("SUCCESS");
     const events = await streamed;
     expect(events[events.length - 1].event).toBe("SUCCESS");
+
+    // Reconnecting (as EventSource does when a stream ends): a fresh stream
+    // replays the history; one with Last-Event-ID gets exactly what came after
+    // that id; one with the last id gets 204, which stops EventSource.
+    const replay = await sseEvents(stack, T, id);
+    const ids = replay.map((e) => e.id);
+    expect(new Set(ids).size, ids.join(" ")).toBe(ids.length);
+    expect(ids.at(-1), "the terminal row's id").toMatch(/^0\.1\.\d+$/);
+    expect(replay.filter((e) => e.event === "PROGRESS").length).toBeGreaterThan(2);
+    const mid = Math.floor(ids.length / 2);
+    expect((await sseEvents(stack, T, id, ids[mid])).map((e) => e.id)).toEqual(ids.slice(mid + 1));
+    const seenAll = await fetch(`${stack.url}/v1/tasks/${id}/events`, { headers: { authorization: `Bearer ${stack.token(T)}`, "last-event-id": ids.at(-1)! } });
+    expect(seenAll.status).toBe(204);
     const progress = [...events.map((e) => e.data), ...polled].filter((t) => t.state === "PROGRESS").map((t) => t.progress);
     const withNode = progress.filter((p) => p.current_node >= 1 && p.total_nodes === 7 && typeof p.node_type === "string");
     expect(withNode.length, JSON.stringify(progress).slice(0, 500)).toBeGreaterThan(0);

@@ -29,6 +29,8 @@ function finished(taskId: string, tenant: string, extra: Partial<Task> = {}): Ta
     expired: false,
     expiresAtMs: 0,
     cancelRequested: false,
+    generation: 0,
+    seq: 0,
     ...extra,
   };
 }

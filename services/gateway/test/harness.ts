@@ -79,6 +79,8 @@ function emptyTask(job: Job): Task {
     expired: false,
     expiresAtMs: 0,
     cancelRequested: false,
+    generation: 0,
+    seq: 0,
     name: job.name,
   };
 }

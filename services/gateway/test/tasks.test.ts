@@ -165,6 +165,40 @@ describe("GET /v1/tasks/{id}/events", () => {
     await waitFor(() => h.status.watchers === before, { what: "the watch to be cancelled" });
   });
 
+  it("ids each event by where the task stands; with Last-Event-ID sends only what came after, 204 once the end was seen, 400 for a bad id", async () => {
+    const { id, req } = await newTask(uniqueName("tenant_"));
+    h.status.update(id, { state: TaskState.STARTED, attempts: 1, seq: 1 });
+    h.status.update(id, { state: TaskState.PROGRESS, attempts: 1, seq: 2, progress: { percent: 50, message: "half", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0 } });
+    const fresh = sseEvents(await req("GET", `/v1/tasks/${id}/events`));
+    expect((await fresh.next()).value).toMatchObject({ event: "PROGRESS", id: "0.1.2" });
+    await fresh.return(undefined);
+
+    // Reconnecting after 0.1.2: the current row is not sent again; the next change is.
+    const resumed = await req("GET", `/v1/tasks/${id}/events`, undefined, { "last-event-id": "0.1.2" });
+    expect(resumed.status).toBe(200);
+    const events = sseEvents(resumed);
+    await waitFor(() => h.status.watches.filter((w) => w.taskId === id).length === 2, { what: "the second watch" });
+    h.status.update(id, { cancelRequested: true });
+    h.status.update(id, { state: TaskState.REVOKED, attempts: 1, seq: 3, cancelRequested: true });
+    expect((await events.next()).value).toMatchObject({ event: "PROGRESS", id: "0.1.2.c", data: { cancel_requested: true } });
+    expect((await events.next()).value).toMatchObject({ event: "REVOKED", id: "0.1.3.c" });
+    expect((await events.next()).done).toBe(true);
+
+    // Seen to the end: 204, which stops EventSource; before the end: the rest.
+    const ended = await req("GET", `/v1/tasks/${id}/events`, undefined, { "last-event-id": "0.1.3.c" });
+    expect(ended.status).toBe(204);
+    const rest = [];
+    for await (const ev of sseEvents(await req("GET", `/v1/tasks/${id}/events`, undefined, { "last-event-id": "0.1.2" }))) rest.push(ev.id);
+    expect(rest).toEqual(["0.1.3.c"]);
+
+    const bad = await req("GET", `/v1/tasks/${id}/events`, undefined, { "last-event-id": "7" });
+    expect(bad.status).toBe(400);
+    expect((await bad.json() as any).error.field).toBe("Last-Event-ID");
+    // Another tenant's task is still a 404 with an id.
+    const other = await requester(h.app, await token(uniqueName("tenant_")))("GET", `/v1/tasks/${id}/events`, undefined, { "last-event-id": "0.1.3.c" });
+    expect(other.status).toBe(404);
+  });
+
   it("for a finished task sends one event and ends", async () => {
     const { id, req } = await newTask(uniqueName("tenant_"));
     h.status.update(id, { state: TaskState.SUCCESS, result: [1] });

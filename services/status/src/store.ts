@@ -106,6 +106,8 @@ export function toTask(r: TaskRow, children: string[] = []): Task {
     expired: false,
     expiresAtMs: r.expiresAt ?? 0,
     cancelRequested: r.cancelRequested,
+    generation: r.generation,
+    seq: r.seq,
   };
 }
 

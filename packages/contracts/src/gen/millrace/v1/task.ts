@@ -132,6 +132,14 @@ export interface Task {
   expiresAtMs: number;
   cancelRequested: boolean;
   name: string;
+  /**
+   * Where the task's state stands in its run: bumped by a manual retry
+   * (generation) and by every event of an attempt (seq). With attempts, an
+   * order over every state a task goes through: event streams use it as the
+   * SSE event id, so a client that reconnects resumes after what it saw.
+   */
+  generation: number;
+  seq: number;
 }
 
 function createBaseProgress(): Progress {
@@ -613,6 +621,8 @@ function createBaseTask(): Task {
     expiresAtMs: 0,
     cancelRequested: false,
     name: "",
+    generation: 0,
+    seq: 0,
   };
 }
 
@@ -677,6 +687,12 @@ export const Task: MessageFns<Task> = {
     }
     if (message.name !== "") {
       writer.uint32(162).string(message.name);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(168).uint32(message.generation);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(176).uint32(message.seq);
     }
     return writer;
   },
@@ -854,6 +870,22 @@ export const Task: MessageFns<Task> = {
             message.name = reader.string();
             continue;
           }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.generation = reader.uint32();
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.seq = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -928,6 +960,8 @@ export const Task: MessageFns<Task> = {
         ? globalThis.Boolean(object.cancel_requested)
         : false,
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
     };
   },
 
@@ -993,6 +1027,12 @@ export const Task: MessageFns<Task> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
     return obj;
   },
 
@@ -1025,6 +1065,8 @@ export const Task: MessageFns<Task> = {
     message.expiresAtMs = object.expiresAtMs ?? 0;
     message.cancelRequested = object.cancelRequested ?? false;
     message.name = object.name ?? "";
+    message.generation = object.generation ?? 0;
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
