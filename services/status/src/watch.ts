@@ -56,6 +56,13 @@ export function replayEvents(stored: TaskEvent[], current: TaskRow): TaskEvent[]
   return [...stored, started];
 }
 
+/** Whether `a` is an earlier state of the task's run than `b` (generation, then attempt, then the attempt's event seq). */
+function isBehind(a: TaskRow, b: TaskRow): boolean {
+  if (a.generation !== b.generation) return a.generation < b.generation;
+  if (a.attempt !== b.attempt) return a.attempt < b.attempt;
+  return a.seq < b.seq;
+}
+
 /**
  * Streams a task: with `history`, first the state after each stored event (so
  * a late subscriber still sees STARTED and every PROGRESS); then the current
@@ -83,6 +90,16 @@ export async function watchTask(
   onCancel(() => sub.close());
   try {
     const key = (r: TaskRow) => `${r.generation}:${r.attempt}:${r.seq}:${r.state}:${r.progress?.percent ?? ""}:${r.cancelRequested}`;
+    // Rows only go forward, and so does what is sent: the replay reads the
+    // event stream, which can be ahead of the projected row (events stored but
+    // not yet projected, or stored while the replay ran), so a row read from
+    // Postgres may be older than the last replayed state and is then not sent.
+    let sent: TaskRow | undefined;
+    const send = (row: TaskRow) => {
+      if (sent && (key(row) === key(sent) || isBehind(row, sent))) return;
+      sent = row;
+      emit(row);
+    };
     // Tenant check first: another tenant's task is a 404 before anything is sent.
     const current = await store.get(tenant, taskId);
     let replayed: TaskRow | undefined;
@@ -90,16 +107,16 @@ export async function watchTask(
       const next = applyEvent(replayed, ev, projection);
       if (!next || next.generation !== current.generation) continue;
       replayed = next;
-      if (!isTerminal(next.state)) emit(next);
+      if (!isTerminal(next.state)) send(next);
     }
     let last = current;
-    if (!replayed || key(replayed) !== key(current) || isTerminal(current.state)) emit(current);
+    send(current);
     if (isTerminal(last.state)) return;
     const reread = async (): Promise<boolean> => {
       const row = await store.get(tenant, taskId);
       if (key(row) !== key(last)) {
         last = row;
-        emit(row);
+        send(row);
       }
       return isTerminal(row.state);
     };

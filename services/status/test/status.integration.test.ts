@@ -285,6 +285,36 @@ describe("status service (real NATS + Postgres)", () => {
     expect(seen[seen.length - 1].state).toBe(TaskState.SUCCESS);
   });
 
+  it("WatchTask with history never goes back: a row not yet projected past the replayed events is not sent after them", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const j = job("w-lag");
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    const js = nats.nc.jetstream();
+    await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "w-lag" })).state === TaskState.STARTED);
+    // Hold the row: PROGRESS 2..5 are stored in the stream but not projected, so Postgres stays at seq 1.
+    const lock = await db.pool.connect();
+    try {
+      await lock.query("begin");
+      await lock.query("select 1 from tasks where task_id = 'w-lag' for update");
+      const p = (n: number) => ({ percent: n * 10, message: `step ${n}`, currentNode: 0, totalNodes: 0, nodeType: "", done: n, total: 10 });
+      for (let n = 2; n <= 5; n++) await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, n, { progress: p(n) }));
+      const { seen, ended } = watch("acme", "w-lag", true);
+      await waitFor(() => seen.some((t) => t.seq === 5), { what: "the replay to reach seq 5" });
+      await lock.query("commit");
+      await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 6, { resultJson: Buffer.from("[1]") }));
+      await ended;
+      // Before: 1, 2, 3, 4, 5, then the projected row at seq 1 again ("step 5" → STARTED).
+      expect(seen.map((t) => t.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(seen.map((t) => t.generation)).toEqual([0, 0, 0, 0, 0, 0]);
+    } finally {
+      await lock.query("rollback").catch(() => undefined);
+      lock.release();
+    }
+  });
+
   it("expires results after the TTL: 410 Gone before and after the purge, 404 for another tenant; a tenant's purge is its own", async () => {
     nats = await natsFixture();
     db = await dbFixture();
