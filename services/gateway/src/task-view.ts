@@ -102,6 +102,11 @@ export function taskJson(t: Task, opts: TaskViewOptions = { history: true }): Re
     const result = parseResult(t.resultJson);
     if (result !== undefined) out.result = result;
   }
+  // A list left a large result out: say so, and where it is.
+  if (t.omittedResultBytes > 0) {
+    out.result_omitted_bytes = t.omittedResultBytes;
+    out.result_url = `/v1/tasks/${t.taskId}/result`;
+  }
   const error = errorJson(t.error);
   if (error) out.error = error;
   if (t.nextAttemptAtMs > 0) out.next_attempt_at = iso(t.nextAttemptAtMs);

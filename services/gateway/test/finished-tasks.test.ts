@@ -31,6 +31,7 @@ function finished(taskId: string, tenant: string, extra: Partial<Task> = {}): Ta
     cancelRequested: false,
     generation: 0,
     seq: 0,
+    omittedResultBytes: 0,
     ...extra,
   };
 }

@@ -81,6 +81,7 @@ function emptyTask(job: Job): Task {
     cancelRequested: false,
     generation: 0,
     seq: 0,
+    omittedResultBytes: 0,
     name: job.name,
   };
 }

@@ -324,6 +324,15 @@ describe("lists", () => {
     expect(scheduled.retries).toEqual([expect.objectContaining({ task_id: ids[1], attempts: 1 })]);
   });
 
+  it("a task whose large result the list left out has its size and result_url instead of result", async () => {
+    const tenant = uniqueName("tenant_");
+    const { id, req } = await newTask(tenant);
+    h.status.update(id, { state: TaskState.SUCCESS, omittedResultBytes: 193_000 });
+    const item = ((await (await req("GET", "/v1/tasks")).json()) as any).tasks.find((t: any) => t.task_id === id);
+    expect(item).toMatchObject({ state: "SUCCESS", result_omitted_bytes: 193_000, result_url: `/v1/tasks/${id}/result` });
+    expect(item).not.toHaveProperty("result");
+  });
+
   it("routes every path with Hono's RegExpRouter (a static segment beside a param one would make it fall back to TrieRouter)", async () => {
     const req = requester(h.app, await token(uniqueName("tenant_")));
     expect((await req("GET", "/v1/tasks/no-such-task")).status).toBe(404);

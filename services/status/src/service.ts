@@ -55,7 +55,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
 
     listTasks: unary(async (req) => {
       const limit = Math.min(Math.max(req.limit || 50, 1), 500);
-      const { rows, nextCursor } = await d.store.list({
+      const { rows, omitted, nextCursor } = await d.store.list({
         tenant: req.tenant,
         state: req.state || undefined,
         kind: req.kind || undefined,
@@ -64,7 +64,7 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
         activeOnly: req.activeOnly,
         parentId: req.parentId || undefined,
       });
-      return { tasks: rows.map((r) => toTask(r)), nextCursor };
+      return { tasks: rows.map((r) => ({ ...toTask(r), omittedResultBytes: omitted.get(r.taskId) ?? 0 })), nextCursor };
     }),
 
     watchTask: (call: grpc.ServerWritableStream<WatchTaskRequest, Task>) => {

@@ -5,6 +5,16 @@ import type { TaskRow } from "./projection";
 const COLUMNS =
   "task_id, tenant, kind, queue, name, state, generation, attempt, seq, progress, result, error, history, parent_id, cancel_requested, created_at, started_at, finished_at, next_attempt_at, expires_at";
 
+/**
+ * Largest result (its JSON, in bytes) a task list carries: small results
+ * (metrics, a few predictions) are part of an overview, 10,000 predictions are
+ * not; a page of 500 stays under 4 MiB.
+ */
+export const LIST_RESULT_MAX_BYTES = 8 * 1024;
+const LIST_COLUMNS = COLUMNS.split(", ")
+  .map((c) => (c === "result" ? `case when r.bytes <= ${LIST_RESULT_MAX_BYTES} then tasks.result end as result` : `tasks.${c}`))
+  .join(", ");
+
 interface DbRow {
   task_id: string;
   tenant: string;
@@ -108,6 +118,7 @@ export function toTask(r: TaskRow, children: string[] = []): Task {
     cancelRequested: r.cancelRequested,
     generation: r.generation,
     seq: r.seq,
+    omittedResultBytes: 0,
   };
 }
 
@@ -207,7 +218,8 @@ export class TaskStore {
     return r.rows.map((x) => x.task_id as string);
   }
 
-  async list(q: { tenant: string; state?: TaskState; kind?: string; limit: number; cursor?: string; activeOnly?: boolean; parentId?: string }): Promise<{ rows: TaskRow[]; nextCursor: string }> {
+  /** A page of tasks, newest first; `omitted`: the size of each result left out (LIST_RESULT_MAX_BYTES). */
+  async list(q: { tenant: string; state?: TaskState; kind?: string; limit: number; cursor?: string; activeOnly?: boolean; parentId?: string }): Promise<{ rows: TaskRow[]; omitted: Map<string, number>; nextCursor: string }> {
     const where = ["tenant = $1", "(expires_at is null or expires_at > $2)"];
     const params: unknown[] = [q.tenant, new Date(this.clock.now())];
     if (q.state) {
@@ -229,10 +241,18 @@ export class TaskStore {
       where.push(`(created_at, task_id) < ($${params.length - 1}, $${params.length})`);
     }
     params.push(q.limit + 1);
-    const r = await this.pool.query(`select ${COLUMNS} from tasks where ${where.join(" and ")} order by created_at desc, task_id desc limit $${params.length}`, params);
-    const rows = r.rows.slice(0, q.limit).map(fromDb);
+    // A result over LIST_RESULT_MAX_BYTES stays in Postgres: only its size is read.
+    const r = await this.pool.query(
+      `select ${LIST_COLUMNS}, case when r.bytes > ${LIST_RESULT_MAX_BYTES} then r.bytes else 0 end as omitted_result_bytes
+       from tasks cross join lateral (select octet_length(tasks.result::text) as bytes) r
+       where ${where.join(" and ")} order by created_at desc, task_id desc limit $${params.length}`,
+      params,
+    );
+    const page = r.rows.slice(0, q.limit);
+    const rows = page.map(fromDb);
+    const omitted = new Map(page.filter((x) => x.omitted_result_bytes > 0).map((x) => [x.task_id as string, Number(x.omitted_result_bytes)]));
     const last = rows[rows.length - 1];
-    return { rows, nextCursor: r.rows.length > q.limit && last ? encodeCursor(last.createdAt, last.taskId) : "" };
+    return { rows, omitted, nextCursor: r.rows.length > q.limit && last ? encodeCursor(last.createdAt, last.taskId) : "" };
   }
 
   /** Locks the rows of a batch (sorted ids avoid deadlocks between replicas). */

@@ -4,6 +4,7 @@ import { Job, StatusServiceClient, Task, TaskChangedBatch, TaskEvent, TaskState,
 import { call, createLogger, encodeEvent, GRPC_CHANNEL_OPTIONS, grpc, ManualClock, publishEvent, publishEventBatch } from "@millrace/runtime";
 import { dbFixture, natsFixture, waitFor, type DbFixture, type NatsFixture } from "@millrace/testkit";
 import { configSchema, startStatus, type StatusService } from "../src/main";
+import { LIST_RESULT_MAX_BYTES } from "../src/store";
 
 const logger = createLogger("status-test", "silent");
 
@@ -126,6 +127,30 @@ describe("status service (real NATS + Postgres)", () => {
     await svc!.projector.drained();
     const transitions = lines.filter((l) => l.msg === "task transition" && l.task_id === "task-log").map((l) => l.state);
     expect(transitions).toEqual(["STARTED", "SUCCESS"]);
+  });
+
+  it("lists small results and leaves large ones out, with their size; GetTask still has them", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const [small, large] = [job("r-small"), job("r-large")];
+    for (const j of [small, large]) await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    const big = JSON.stringify({ predictions: Array.from({ length: 2_000 }, (_, i) => i + 0.5) });
+    expect(big.length).toBeGreaterThan(LIST_RESULT_MAX_BYTES);
+    const js = nats.nc.jetstream();
+    await publishEvent(js, nats.topo, event(small, TaskState.SUCCESS, 1, 1, { resultJson: Buffer.from('{"predictions":[1]}') }));
+    await publishEvent(js, nats.topo, event(large, TaskState.SUCCESS, 1, 1, { resultJson: Buffer.from(big) }));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "r-large" })).state === TaskState.SUCCESS);
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "r-small" })).state === TaskState.SUCCESS);
+    const r = await call(client, client.listTasks, { tenant: "acme", kind: "", limit: 10, cursor: "", parentId: "", state: TaskState.TASK_STATE_UNSPECIFIED, activeOnly: false });
+    const byId = new Map(r.tasks.map((t) => [t.taskId, t]));
+    expect(JSON.parse(Buffer.from(byId.get("r-small")!.resultJson).toString())).toEqual({ predictions: [1] });
+    expect(byId.get("r-small")!.omittedResultBytes).toBe(0);
+    expect(byId.get("r-large")!.resultJson.length).toBe(0);
+    // jsonb's text form: what the task's /result sends.
+    const stored = await db.pool.query("select octet_length(result::text) as n from tasks where task_id = 'r-large'");
+    expect(byId.get("r-large")!.omittedResultBytes).toBe(stored.rows[0].n);
+    expect(Buffer.from((await call(client, client.getTask, { tenant: "acme", taskId: "r-large" })).resultJson).length).toBeGreaterThan(LIST_RESULT_MAX_BYTES);
   });
 
   it("lists running tasks for active_only (not queued, not retrying), and retrying ones by state", async () => {

@@ -140,6 +140,12 @@ export interface Task {
    */
   generation: number;
   seq: number;
+  /**
+   * Set by ListTasks when it left the result out for its size (its JSON's
+   * length in bytes): a page of 500 tasks must not carry 500 large results.
+   * GetTask and the task's /result have it.
+   */
+  omittedResultBytes: number;
 }
 
 function createBaseProgress(): Progress {
@@ -623,6 +629,7 @@ function createBaseTask(): Task {
     name: "",
     generation: 0,
     seq: 0,
+    omittedResultBytes: 0,
   };
 }
 
@@ -693,6 +700,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.seq !== 0) {
       writer.uint32(176).uint32(message.seq);
+    }
+    if (message.omittedResultBytes !== 0) {
+      writer.uint32(184).uint32(message.omittedResultBytes);
     }
     return writer;
   },
@@ -886,6 +896,14 @@ export const Task: MessageFns<Task> = {
             message.seq = reader.uint32();
             continue;
           }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.omittedResultBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -962,6 +980,11 @@ export const Task: MessageFns<Task> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
       seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      omittedResultBytes: isSet(object.omittedResultBytes)
+        ? globalThis.Number(object.omittedResultBytes)
+        : isSet(object.omitted_result_bytes)
+        ? globalThis.Number(object.omitted_result_bytes)
+        : 0,
     };
   },
 
@@ -1033,6 +1056,9 @@ export const Task: MessageFns<Task> = {
     if (message.seq !== 0) {
       obj.seq = Math.round(message.seq);
     }
+    if (message.omittedResultBytes !== 0) {
+      obj.omittedResultBytes = Math.round(message.omittedResultBytes);
+    }
     return obj;
   },
 
@@ -1067,6 +1093,7 @@ export const Task: MessageFns<Task> = {
     message.name = object.name ?? "";
     message.generation = object.generation ?? 0;
     message.seq = object.seq ?? 0;
+    message.omittedResultBytes = object.omittedResultBytes ?? 0;
     return message;
   },
 };
