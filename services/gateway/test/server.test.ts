@@ -80,6 +80,11 @@ describe("/readyz", () => {
       expect(body.checks.nats).toBe("ok");
       expect(body.checks.postgres).toBe("ok");
       expect(body.error).toMatchObject({ code: "NOT_READY", message: "not ready: status" });
+      // Reads that need it answer a 503 at once, with Retry-After, rather than hang.
+      const read = await h.app.request("/v1/tasks/3f1c9a56-1111-4222-8333-444455556666", { headers: { authorization: `Bearer ${await token("acme")}` } });
+      expect(read.status).toBe(503);
+      expect(read.headers.get("retry-after")).toBe("1");
+      expect((await read.json() as any).error.code).toBe("DEPENDENCY_UNAVAILABLE");
     } finally {
       await h.cleanup();
     }
