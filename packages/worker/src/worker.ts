@@ -181,6 +181,9 @@ export class Worker {
   private stopping = false;
   private cancelSub?: Subscription;
   private heartbeatTimer?: NodeJS.Timeout;
+  private heartbeatSoonTimer?: NodeJS.Timeout;
+  /** Runs started since the last heartbeat. */
+  private readonly unannounced = new Set<Run>();
   private workers?: KV;
   private revocations!: RevocationCache;
   private limits!: Limits;
@@ -477,6 +480,7 @@ export class Worker {
     const handler = this.o.handlers[job.kind];
     run.limitKey = limitKey;
     this.running.set(job.taskId, run);
+    this.announceSoon(run);
     this.lease(run);
     let softTimer: NodeJS.Timeout | undefined;
     let hardTimer: NodeJS.Timeout | undefined;
@@ -667,7 +671,25 @@ export class Worker {
     r.abort(new TaskRevokedError(reason || "cancelled by request"));
   }
 
+  /**
+   * A job still running a second after it started is in a heartbeat then, not
+   * up to heartbeatEveryMs (5 s) later: /v1/workers and /v1/tasks/active show
+   * it, and the reconciler sees a live worker holding it. Fast jobs never
+   * cause one; at most one extra heartbeat a second.
+   */
+  private announceSoon(run: Run): void {
+    this.unannounced.add(run);
+    if (this.heartbeatSoonTimer || this.stopping) return;
+    this.heartbeatSoonTimer = setTimeout(() => {
+      this.heartbeatSoonTimer = undefined;
+      if ([...this.unannounced].some((r) => this.running.get(r.job.taskId) === r)) void this.heartbeat();
+      else this.unannounced.clear();
+    }, 1_000);
+    this.heartbeatSoonTimer.unref();
+  }
+
   private async heartbeat(): Promise<void> {
+    this.unannounced.clear();
     const mem = process.memoryUsage();
     const hb = WorkerHeartbeat.encode({
       workerId: this.workerId,
@@ -707,6 +729,7 @@ export class Worker {
     this.cancelSub?.unsubscribe();
     this.revocations?.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.heartbeatSoonTimer) clearTimeout(this.heartbeatSoonTimer);
     await this.workers?.delete(this.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_")).catch(() => undefined);
   }
 }

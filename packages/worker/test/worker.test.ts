@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { CancelNotice, Job, Task, TaskEvent, TaskState } from "@millrace/contracts";
+import { CancelNotice, Job, Task, TaskEvent, TaskState, WorkerHeartbeat } from "@millrace/contracts";
 import { createLogger, decodeEvents, publishJob, TransientError, ValidationError } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
 import { parseTimeLimits, Worker, type JobHandler } from "@millrace/worker";
@@ -29,7 +29,7 @@ describe("worker (real NATS)", () => {
   let fx: NatsFixture;
   let worker: Worker | undefined;
 
-  async function startWorker(handler: JobHandler, extra: { cancelGraceMs?: number } = {}) {
+  async function startWorker(handler: JobHandler, extra: { cancelGraceMs?: number; heartbeatEveryMs?: number } = {}) {
     collect(fx);
     await fx.nc.flush();
     worker = new Worker({ service: "test", nc: fx.nc, topo: fx.topo, queues: ["default"], handlers: { predict: handler }, concurrency: 4, ackWaitMs: 2_000, logger, ...extra });
@@ -103,6 +103,28 @@ describe("worker (real NATS)", () => {
     expect(Job.decode(raw.data).taskId).toBe("poison-1");
     const evs = await eventsOf(fx, "poison-1");
     expect(evs.filter((e) => e.state === TaskState.STARTED)).toHaveLength(2);
+  });
+
+  it("a job still running after a second is in the worker's heartbeat then, not at the next regular one", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await startWorker(async () => {
+      await gate;
+      return { ok: true };
+    }, { heartbeatEveryMs: 120_000 });
+    const kv = await fx.nc.jetstream().views.kv(fx.topo.bucket("workers"));
+    const inFlight = async () => {
+      const e = await kv.get(worker!.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_"));
+      return e ? WorkerHeartbeat.decode(e.value).inFlightTasks.map((t) => t.taskId) : [];
+    };
+    expect(await inFlight()).toEqual([]);
+    const t0 = Date.now();
+    await publishJob(fx.nc.jetstream(), fx.topo, job("hb-1"));
+    await waitFor(async () => (await inFlight()).includes("hb-1"), { timeoutMs: 5_000, what: "hb-1 in a heartbeat" });
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    release();
+    await waitFor(async () => (await states(fx, "hb-1")).includes(TaskState.SUCCESS));
   });
 
   it("stops a running task within 1 s of a cancel notice and ends REVOKED", async () => {
