@@ -182,8 +182,6 @@ export class Worker {
   private cancelSub?: Subscription;
   private heartbeatTimer?: NodeJS.Timeout;
   private heartbeatSoonTimer?: NodeJS.Timeout;
-  /** Runs started since the last heartbeat. */
-  private readonly unannounced = new Set<Run>();
   private workers?: KV;
   private revocations!: RevocationCache;
   private limits!: Limits;
@@ -480,7 +478,7 @@ export class Worker {
     const handler = this.o.handlers[job.kind];
     run.limitKey = limitKey;
     this.running.set(job.taskId, run);
-    this.announceSoon(run);
+    this.announceSoon();
     this.lease(run);
     let softTimer: NodeJS.Timeout | undefined;
     let hardTimer: NodeJS.Timeout | undefined;
@@ -674,22 +672,19 @@ export class Worker {
   /**
    * A job still running a second after it started is in a heartbeat then, not
    * up to heartbeatEveryMs (5 s) later: /v1/workers and /v1/tasks/active show
-   * it, and the reconciler sees a live worker holding it. Fast jobs never
-   * cause one; at most one extra heartbeat a second.
+   * it, and the reconciler sees a live worker holding it. At most one extra
+   * heartbeat a second, and none when nothing is running by then (a fast job).
    */
-  private announceSoon(run: Run): void {
-    this.unannounced.add(run);
+  private announceSoon(): void {
     if (this.heartbeatSoonTimer || this.stopping) return;
     this.heartbeatSoonTimer = setTimeout(() => {
       this.heartbeatSoonTimer = undefined;
-      if ([...this.unannounced].some((r) => this.running.get(r.job.taskId) === r)) void this.heartbeat();
-      else this.unannounced.clear();
+      if (this.running.size > 0) void this.heartbeat();
     }, 1_000);
     this.heartbeatSoonTimer.unref();
   }
 
   private async heartbeat(): Promise<void> {
-    this.unannounced.clear();
     const mem = process.memoryUsage();
     const hb = WorkerHeartbeat.encode({
       workerId: this.workerId,

@@ -88,10 +88,10 @@ export function errorHandler(logger: Logger) {
 /** 404 for a path no route has; 405 with Allow for a route asked with another method. */
 export function notFoundHandler(allowed: (path: string) => string[]) {
   return (c: Context<GatewayEnv>) => {
-    const methods = allowed(c.req.path);
-    if (methods.length > 0) {
+    const methods = allowed(c.req.path).join(", ");
+    if (methods) {
       c.set("errorCode", "METHOD_NOT_ALLOWED");
-      return c.json(errorBody("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}; allowed: ${methods.join(", ")}`), 405, { Allow: methods.join(", ") });
+      return c.json(errorBody("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}; allowed: ${methods}`), 405, { Allow: methods });
     }
     return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404);
   };

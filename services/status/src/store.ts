@@ -243,14 +243,14 @@ export class TaskStore {
     params.push(q.limit + 1);
     // A result over LIST_RESULT_MAX_BYTES stays in Postgres: only its size is read.
     const r = await this.pool.query(
-      `select ${LIST_COLUMNS}, case when r.bytes > ${LIST_RESULT_MAX_BYTES} then r.bytes else 0 end as omitted_result_bytes
+      `select ${LIST_COLUMNS}, r.bytes as result_bytes
        from tasks cross join lateral (select octet_length(tasks.result::text) as bytes) r
        where ${where.join(" and ")} order by created_at desc, task_id desc limit $${params.length}`,
       params,
     );
     const page = r.rows.slice(0, q.limit);
     const rows = page.map(fromDb);
-    const omitted = new Map(page.filter((x) => x.omitted_result_bytes > 0).map((x) => [x.task_id as string, Number(x.omitted_result_bytes)]));
+    const omitted = new Map(page.filter((x) => x.result_bytes > LIST_RESULT_MAX_BYTES).map((x) => [x.task_id as string, Number(x.result_bytes)]));
     const last = rows[rows.length - 1];
     return { rows, omitted, nextCursor: r.rows.length > q.limit && last ? encodeCursor(last.createdAt, last.taskId) : "" };
   }

@@ -109,15 +109,12 @@ export async function watchTask(
       replayed = next;
       if (!isTerminal(next.state)) send(next);
     }
-    let last = current;
     send(current);
-    if (isTerminal(last.state)) return;
+    if (isTerminal(current.state)) return;
+    // send() drops a row already sent or older than it, so a re-read sends only news.
     const reread = async (): Promise<boolean> => {
       const row = await store.get(tenant, taskId);
-      if (key(row) !== key(last)) {
-        last = row;
-        send(row);
-      }
+      send(row);
       return isTerminal(row.state);
     };
     timer = setInterval(() => {
