@@ -177,6 +177,39 @@ export function schedulePayload(kind: string, raw: unknown, maxInstances: number
   }
 }
 
+/**
+ * The inverse of schedulePayload, for reading a schedule back: the payload in
+ * the kind's request vocabulary, so what GET /v1/schedules/{name} shows can be
+ * sent back in a PATCH (instances, not base64 instances_json; a workflow's
+ * spec, not its compiled steps).
+ */
+export function schedulePayloadView(kind: string, stored: Record<string, unknown>): Record<string, unknown> {
+  switch (kind) {
+    case "predict":
+    case "explain": {
+      if (typeof stored.instances_json !== "string") return stored;
+      const { instances_json, ...rest } = stored;
+      try {
+        return { ...rest, instances: JSON.parse(Buffer.from(instances_json, "base64").toString("utf8")) };
+      } catch {
+        return stored; // written by an older gateway in another shape: show it as stored
+      }
+    }
+    case "forecast": {
+      const { train_if_missing: _, ...rest } = stored;
+      return rest;
+    }
+    case "pipeline": {
+      const { single_node: _, ...rest } = stored;
+      return rest;
+    }
+    case "workflow":
+      return isObject(stored.spec) ? stored.spec : stored;
+    default:
+      return stored;
+  }
+}
+
 // ---------------------------------------------------------------- workflows
 
 /**

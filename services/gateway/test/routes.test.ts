@@ -255,6 +255,23 @@ describe("schedules", () => {
     expect(predictSchedule.status).toBe(201);
     // The scheduler decodes payloads with PredictJob.fromJSON: instances travel as base64 instances_json.
     expect(h.scheduler.upserts.at(-1)?.schedule.payload).toEqual({ model: "m@prod", instances_json: Buffer.from('[{"x":1}]').toString("base64") });
+    // Read back in the request's own terms, so a GET's payload can be sent back in a PATCH.
+    expect((await predictSchedule.json() as any).payload).toEqual({ model: "m@prod", instances: [{ x: 1 }] });
+    const readBack = (await (await req("GET", "/v1/schedules/scoring")).json() as any).payload;
+    expect(readBack).toEqual({ model: "m@prod", instances: [{ x: 1 }] });
+    expect((await req("PATCH", "/v1/schedules/scoring", { payload: readBack })).status).toBe(200);
+    expect(h.scheduler.upserts.at(-1)?.schedule.payload).toEqual({ model: "m@prod", instances_json: Buffer.from('[{"x":1}]').toString("base64") });
+    const chain = { type: "chain", steps: [{ kind: "predict", payload: { model: "m", instances: [{ x: 1 }] } }, { kind: "forecast", payload: { product_sku: "A", days: 3 } }] };
+    const wf = await req("POST", "/v1/schedules", { name: "wf", cron: "0 4 * * *", kind: "workflow", payload: chain });
+    expect(wf.status).toBe(201);
+    expect((await wf.json() as any).payload).toMatchObject(chain);
+    const wfBack = (await (await req("GET", "/v1/schedules/wf")).json() as any).payload;
+    expect(wfBack).not.toHaveProperty("steps.0.predict");
+    expect((await req("PATCH", "/v1/schedules/wf", { payload: wfBack })).status).toBe(200);
+    expect((await req("DELETE", "/v1/schedules/wf")).status).toBe(200);
+    const fc = await req("POST", "/v1/schedules", { name: "fc", cron: "0 4 * * *", kind: "forecast", payload: { product_sku: "A", days: 3 } });
+    expect((await fc.json() as any).payload).toEqual({ product_sku: "A", days: 3 });
+    expect((await req("DELETE", "/v1/schedules/fc")).status).toBe(200);
     expect((await req("DELETE", "/v1/schedules/scoring")).status).toBe(200);
     expect((await req("POST", "/v1/schedules", { name: "nightly", interval_seconds: 60, kind: "maintenance", payload: { action: "validate_models" } })).status).toBe(409);
 

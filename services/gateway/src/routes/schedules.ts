@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import type { Schedule, ScheduleRun } from "@millrace/contracts";
 import { NotFoundError, QUEUES, ValidationError, call, isJobKind, isQueue, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
-import { schedulePayload } from "../job-bodies";
+import { schedulePayload, schedulePayloadView } from "../job-bodies";
 import { taskLinks } from "../task-view";
 import { parseWith, queryInt, readJsonObject } from "../validation";
 
@@ -55,7 +55,7 @@ export function scheduleJson(s: Schedule): Record<string, unknown> {
     interval_seconds: s.intervalSeconds || null,
     timezone: s.timezone || "UTC",
     kind: s.kind,
-    payload: s.payload ?? {},
+    payload: schedulePayloadView(s.kind, s.payload ?? {}),
     enabled: s.enabled,
     queue: s.queue || "default",
     catch_up: s.catchUp || "skip",
