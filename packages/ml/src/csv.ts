@@ -20,6 +20,8 @@ import {
 export interface CsvParserOptions {
   /** Force a column's type instead of inferring it; cells that do not fit raise CsvFormatError. */
   columnTypes?: Record<string, ColumnType>;
+  /** The field a columnTypes entry naming no header column is reported under (default 'column_types'; the gateway's query is 'types'). */
+  columnTypesField?: string;
   /** Keep the cells so `toFrame()` can build a DataFrame (default false: profile only). */
   collect?: boolean;
   /** Field separator, one character (default ','). */
@@ -92,6 +94,7 @@ class ColumnProfile {
 export class CsvParser {
   private readonly delim: number;
   private readonly overrides: Record<string, ColumnType>;
+  private readonly overridesField: string;
   private readonly collect: boolean;
   private readonly maxColumns: number;
   private readonly cap: number;
@@ -117,6 +120,7 @@ export class CsvParser {
     if (d.length !== 1 || d === '"' || d === "\n" || d === "\r") throw new Error(`invalid CSV delimiter ${JSON.stringify(d)}`);
     this.delim = d.charCodeAt(0);
     this.overrides = opts.columnTypes ?? {};
+    this.overridesField = opts.columnTypesField ?? "column_types";
     for (const [name, t] of Object.entries(this.overrides)) {
       if (!COLUMN_TYPES.includes(t)) throw new CsvFormatError(`unknown column type '${t}' for column '${name}'`, 1);
     }
@@ -295,7 +299,7 @@ export class CsvParser {
       seen.add(name);
     }
     for (const name of Object.keys(this.overrides)) {
-      if (!seen.has(name)) throw new CsvFormatError(`type override for unknown column '${name}'`, this.recordLine);
+      if (!seen.has(name)) throw new CsvFormatError(`type override for unknown column '${name}'`, this.recordLine, { field: this.overridesField });
     }
     this.names = names;
     this.types = names.map((nm) => this.overrides[nm]);

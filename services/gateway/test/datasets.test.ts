@@ -101,6 +101,10 @@ describe("POST /v1/datasets", () => {
     const bad = await upload(tenant, "id\n1\n", "name=x&types=id:complex");
     expect(bad.status).toBe(400);
     expect((await bad.json() as any).error.field).toBe("types");
+    // A column the header lacks is the query's fault, not the body's.
+    const unknown = await upload(tenant, "id\n1\n", "name=x&types=nosuch:integer");
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json() as any).error).toMatchObject({ code: "CSV_FORMAT", field: "types", line: 1 });
     expect((await objectNames()).filter((n) => n.startsWith(`${tenant}/`))).toEqual([]);
   });
 

@@ -56,7 +56,7 @@ export function datasetRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
 
     const datasetId = randomUUID();
     const objectName = `${tenant}/${datasetId}`;
-    const parser = new CsvParser({ columnTypes: overrides });
+    const parser = new CsvParser({ columnTypes: overrides, columnTypesField: "types" });
     const hash = createHash("sha256");
     let bytes = 0;
     let summary: CsvSummary | undefined;
