@@ -56,6 +56,22 @@ describe("end to end: the five services as separate processes", () => {
     expect(sync.status).toBe(200);
     expect(sync.body.model).toEqual({ name: "lines", version: 1 });
     expect(sync.body.predictions[0]).toBeCloseTo(5, 1);
+    expect(predicted.result).not.toHaveProperty("warnings");
+    expect(sync.body).not.toHaveProperty("warnings");
+
+    // A mistyped column still predicts (x1 is imputed), but the answer says so, sync and async.
+    const typo = { model: "lines", instances: [{ X_1: 0, x2: 0, color: "red", id: 1 }] };
+    const warned = [
+      { code: "COLUMN_ABSENT", column: "x1", message: "column 'x1' is absent from every instance; the model's pipeline imputed it for all of them" },
+      { code: "COLUMN_UNKNOWN", column: "X_1", message: "column 'X_1' is not an input of the model and was ignored; did you mean 'x1'?" },
+      { code: "COLUMN_UNKNOWN", column: "id", message: "column 'id' is not an input of the model and was ignored" },
+    ];
+    const syncTypo = await stack.api("/v1/predict", { method: "POST", tenant: "acme", json: typo });
+    expect(syncTypo.status).toBe(200);
+    expect(syncTypo.body.warnings).toEqual(warned);
+    const asyncTypo = await stack.api("/v1/predict/async", { method: "POST", tenant: "acme", json: typo });
+    const typoDone = await taskIn(stack, "acme", asyncTypo.body.task_id, ["SUCCESS", "FAILURE"]);
+    expect(typoDone.result.warnings).toEqual(warned);
 
     const listed = await stack.api("/v1/tasks?limit=1", { tenant: "acme" });
     expect(listed.status).toBe(200);

@@ -50,6 +50,8 @@ export type { ThreadRunOptions, TrainingPoolOptions } from "./training-pool";
 
 // Serving
 export { loadModel } from "./predictor";
+export { inputWarnings, MAX_UNKNOWN_REPORTED } from "./input-check";
+export type { InputWarning, InputWarningCode } from "./input-check";
 export { forEachTimeSlice } from "./time-slices";
 export type { LoadedModel, PredictOutput, RowExplanation, ModelInfo, ExplainOptions } from "./predictor";
 export type { OutputSpace } from "./models/types";

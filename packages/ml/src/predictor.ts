@@ -11,6 +11,7 @@ import { argmaxRows } from "./metrics";
 import { loadFittedModel } from "./models/registry";
 import type { Explanation, FittedModel, OutputSpace } from "./models/types";
 import { PREPROCESSING_NODES } from "./nodes/registry";
+import { inputWarnings, type InputWarning } from "./input-check";
 import { forEachTimeSlice } from "./time-slices";
 import type { ApplyContext, Task } from "./nodes/types";
 import { labelKey, publicLabel, type ArtifactBody } from "./pipeline";
@@ -68,6 +69,8 @@ export interface LoadedModel {
    * Every row is validated before any work starts.
    */
   explainInSlices(rows: Record<string, unknown>[], opts?: ExplainOptions): Promise<RowExplanation[]>;
+  /** Input columns no row carries and columns the model ignores (see input-check.ts); empty when the rows are as trained. */
+  inputWarnings(rows: readonly Record<string, unknown>[]): InputWarning[];
 }
 
 export interface ExplainOptions {
@@ -109,6 +112,10 @@ class Loaded implements LoadedModel {
       rows_train: a.rows_train,
       rows_test: a.rows_test,
     };
+  }
+
+  inputWarnings(rows: readonly Record<string, unknown>[]): InputWarning[] {
+    return inputWarnings(rows, this.a.inputs, this.a.target);
   }
 
   /** Raw rows → model input matrix, replaying every fitted step in predict mode. */

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   ArtifactError,
   loadModel,
+  MAX_UNKNOWN_REPORTED,
   parseCsvToFrame,
   RowValidationError,
   runPipeline,
@@ -117,6 +118,33 @@ describe("row validation", () => {
     expect(rowError(() => model.predict([{ ...ok, income: -5 }]))).toMatchObject({ row: 0, column: "income" });
     // Unknown city is ignored (default handle_unknown) → all city dummies 0.
     expect(model.predict([{ ...ok, city: "Berlin" }]).predictions).toHaveLength(1);
+  });
+
+  it("inputWarnings: none for rows as trained (the target column and per-row gaps are fine)", () => {
+    expect(model.inputWarnings([ok, { ...ok, bought: "yes" }])).toEqual([]);
+    // income is carried by one row only: imputed where missing, but not absent.
+    const { income: _income, ...noIncome } = ok;
+    expect(model.inputWarnings([noIncome, ok])).toEqual([]);
+  });
+
+  it("inputWarnings: a mistyped column is both absent and unknown, and the unknown one names what it likely meant", () => {
+    const { income: _income, ...noIncome } = ok;
+    const rows = [{ ...noIncome, Income: 50000, customer_id: 7 }];
+    // Predict still answers (the pipeline imputes income), which is why the warning matters.
+    expect(model.predict(rows).predictions).toHaveLength(1);
+    expect(model.inputWarnings(rows)).toEqual([
+      { code: "COLUMN_ABSENT", column: "income", message: "column 'income' is absent from every instance; the model's pipeline imputed it for all of them" },
+      { code: "COLUMN_UNKNOWN", column: "Income", message: "column 'Income' is not an input of the model and was ignored; did you mean 'income'?" },
+      { code: "COLUMN_UNKNOWN", column: "customer_id", message: "column 'customer_id' is not an input of the model and was ignored" },
+    ]);
+    expect(model.inputWarnings([{ ...noIncome, incme: 1 }]).find((w) => w.column === "incme")?.message).toMatch(/did you mean 'income'\?$/);
+  });
+
+  it("inputWarnings: reports at most MAX_UNKNOWN_REPORTED unknown columns, then a count", () => {
+    const wide = { ...ok, ...Object.fromEntries(Array.from({ length: MAX_UNKNOWN_REPORTED + 5 }, (_, i) => [`extra_${i}`, i])) };
+    const w = model.inputWarnings([wide]);
+    expect(w).toHaveLength(MAX_UNKNOWN_REPORTED + 1);
+    expect(w.at(-1)).toEqual({ code: "COLUMN_UNKNOWN", column: "*", message: "5 more columns are not inputs of the model and were ignored" });
   });
 });
 

@@ -18,6 +18,7 @@ import {
   type CreateTaskRequest,
   type CreateTaskResponse,
   Job,
+  type InputWarning,
   type ModelInfo,
   type PredictRequest,
   type Schedule,
@@ -233,6 +234,12 @@ export class FakeStatus {
 
 // --------------------------------------------------- predictor and registry
 
+/** The fake model reads only `x`: any other column comes back as the predictor's COLUMN_UNKNOWN warning. */
+function unknownColumns(rows: Record<string, unknown>[]): InputWarning[] {
+  const extra = [...new Set(rows.flatMap((r) => Object.keys(r)).filter((k) => k !== "x"))];
+  return extra.map((column) => ({ code: "COLUMN_UNKNOWN", column, message: `column '${column}' is not an input of the model and was ignored` }));
+}
+
 export class FakePredictor {
   readonly requests: PredictRequest[] = [];
   readonly models = new Map<string, ModelInfo>();
@@ -251,12 +258,14 @@ export class FakePredictor {
           predictionsJson: Buffer.from(JSON.stringify(rows.map((r) => Number(r.x) * 2))),
           probabilitiesJson: Buffer.alloc(0),
           backend: "cpu",
+          warnings: unknownColumns(rows),
         };
       }),
       explain: unary(async (req) => {
         const name = req.model.split("@")[0];
         if (!this.models.get(`${req.tenant}/${name}`)) throw new NotFoundError(`no model '${req.model}'`, { field: "model" });
-        return { model: { name, version: 1 }, explanationsJson: Buffer.from('[{"base_value":0,"contributions":{"x":2},"prediction":2}]'), method: "linear" };
+        const rows = JSON.parse(Buffer.from(req.instancesJson).toString()) as Record<string, unknown>[];
+        return { model: { name, version: 1 }, explanationsJson: Buffer.from('[{"base_value":0,"contributions":{"x":2},"prediction":2}]'), method: "linear", warnings: unknownColumns(rows) };
       }),
       ping: unary(async () => ({ backend: "cpu" })),
     };

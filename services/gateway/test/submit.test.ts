@@ -283,6 +283,14 @@ describe("predict", () => {
     expect(ok.status).toBe(200);
     expect(await ok.json() as any).toEqual({ model: { name: "house", version: 3 }, predictions: [2, 5], backend: "cpu" });
     expect(h.predictor.requests.at(-1)?.tenant).toBe(tenant);
+    // The predictor's input warnings (a column the model ignores) reach the caller; none are rendered when there are none.
+    const extra = await req("POST", "/v1/predict", { model: "house", instances: [{ x: 1, id: 9 }] });
+    expect(await extra.json() as any).toEqual({
+      model: { name: "house", version: 3 },
+      predictions: [2],
+      backend: "cpu",
+      warnings: [{ code: "COLUMN_UNKNOWN", column: "id", message: "column 'id' is not an input of the model and was ignored" }],
+    });
 
     const missing = await requester(h.app, await token(uniqueName("other_")))("POST", "/v1/predict", { model: "house", instances: [{ x: 1 }] });
     expect(missing.status).toBe(404);
@@ -294,7 +302,11 @@ describe("predict", () => {
 
     const explain = await req("POST", "/v1/explain", { model: "house", instances: [{ x: 1 }] });
     expect(explain.status).toBe(200);
-    expect((await explain.json() as any).explanations[0].contributions).toEqual({ x: 2 });
+    const explained = await explain.json() as any;
+    expect(explained.explanations[0].contributions).toEqual({ x: 2 });
+    expect(explained).not.toHaveProperty("warnings");
+    const explainExtra = await req("POST", "/v1/explain", { model: "house", instances: [{ x: 1, id: 9 }] });
+    expect((await explainExtra.json() as any).warnings).toEqual([{ code: "COLUMN_UNKNOWN", column: "id", message: "column 'id' is not an input of the model and was ignored" }]);
     // Sync calls never queue anything.
     expect(await h.jobCount()).toBe(before);
   });

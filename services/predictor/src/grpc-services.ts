@@ -9,14 +9,14 @@ export function predictorService(serving: Serving, backend: string): PredictorSe
   return {
     predict: unary(async (req) => {
       const r = await serving.predict(req.tenant, req.model, req.instancesJson);
-      return { model: r.model, predictionsJson: json(r.predictions), probabilitiesJson: r.probabilities ? json(r.probabilities) : new Uint8Array(), backend: r.backend };
+      return { model: r.model, predictionsJson: json(r.predictions), probabilitiesJson: r.probabilities ? json(r.probabilities) : new Uint8Array(), backend: r.backend, warnings: r.warnings ?? [] };
     }),
     explain: unary(async (req, call) => {
       // Stops between slices once the caller has gone (deadline passed or call cancelled).
       const gone = new AbortController();
       call.on("cancelled", () => gone.abort(new Error("explain call cancelled by the caller")));
       const r = await serving.explain(req.tenant, req.model, req.instancesJson, { signal: gone.signal });
-      return { model: r.model, explanationsJson: json(r.explanations), method: r.method };
+      return { model: r.model, explanationsJson: json(r.explanations), method: r.method, warnings: r.warnings ?? [] };
     }),
     ping: unary(async () => ({ backend })),
   };

@@ -97,7 +97,15 @@ export class Serving {
     } catch (err) {
       throw inRequestTerms(err);
     }
-    return { model: { name: r.name, version: r.version }, predictions: out.predictions, probabilities: out.probabilities, backend: model.info.backend };
+    // Only when there are any: a task's result stays as it was for rows as trained.
+    const warnings = model.inputWarnings(rows);
+    return {
+      model: { name: r.name, version: r.version },
+      predictions: out.predictions,
+      probabilities: out.probabilities,
+      backend: model.info.backend,
+      ...(warnings.length ? { warnings } : {}),
+    };
   }
 
   /** Explains in slices (see LoadedModel.explainInSlices): the process stays responsive, and `signal` stops it between slices. */
@@ -107,7 +115,8 @@ export class Serving {
     const explanations = await model.explainInSlices(rows, opts).catch((err: unknown) => {
       throw inRequestTerms(err);
     });
-    return { model: { name: r.name, version: r.version }, explanations, method: explainMethod(model.info.model_type) };
+    const warnings = model.inputWarnings(rows);
+    return { model: { name: r.name, version: r.version }, explanations, method: explainMethod(model.info.model_type), ...(warnings.length ? { warnings } : {}) };
   }
 }
 

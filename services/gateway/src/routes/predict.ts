@@ -2,6 +2,7 @@
 // (no queue) and splice its JSON bytes into the answer without re-parsing;
 // the async variants queue a predict/explain job.
 import { Hono, type Context } from "hono";
+import type { InputWarning } from "@millrace/contracts";
 import { call } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { predictFields, predictPayload } from "../job-bodies";
@@ -13,6 +14,11 @@ const predictBody = predictFields.extend(jobOptionsShape);
 
 const jsonOr = (bytes: Uint8Array | undefined, fallback: string): string =>
   bytes && bytes.length ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8") : fallback;
+
+/** `,"warnings":[...]` when the predictor has any (see InputWarning), else nothing: as in an async task's result. */
+function warningsJson(warnings: InputWarning[] | undefined): string {
+  return warnings?.length ? `,"warnings":${JSON.stringify(warnings.map((w) => ({ code: w.code, column: w.column, message: w.message })))}` : "";
+}
 
 export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
@@ -46,14 +52,14 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
     const probabilities = r.probabilitiesJson && r.probabilitiesJson.length ? `,"probabilities":${jsonOr(r.probabilitiesJson, "null")}` : "";
     const backend = r.backend ? `,"backend":${JSON.stringify(r.backend)}` : "";
-    return c.body(`{"model":${model},"predictions":${jsonOr(r.predictionsJson, "[]")}${probabilities}${backend}}`, 200, JSON_TYPE);
+    return c.body(`{"model":${model},"predictions":${jsonOr(r.predictionsJson, "[]")}${probabilities}${backend}${warningsJson(r.warnings)}}`, 200, JSON_TYPE);
   });
 
   app.post("/explain", async (c) => {
     const { b, instancesJson } = await readRequest(c, syncBodyLimit);
     const r = await call(deps.predictor, deps.predictor.explain, { tenant: c.get("tenant"), model: b.model, instancesJson }, deps.config.SYNC_WAIT_MS, "predictor");
     const model = JSON.stringify({ name: r.model?.name ?? "", version: r.model?.version ?? 0 });
-    return c.body(`{"model":${model},"method":${JSON.stringify(r.method)},"explanations":${jsonOr(r.explanationsJson, "[]")}}`, 200, JSON_TYPE);
+    return c.body(`{"model":${model},"method":${JSON.stringify(r.method)},"explanations":${jsonOr(r.explanationsJson, "[]")}${warningsJson(r.warnings)}}`, 200, JSON_TYPE);
   });
 
   return app;

@@ -41,6 +41,16 @@ export interface PredictResponse {
   /** JSON array of {class: probability} maps for classifiers, else empty. */
   probabilitiesJson: Uint8Array;
   backend: string;
+  /** Columns no instance carries (imputed for all) and columns the model ignores. */
+  warnings: InputWarning[];
+}
+
+/** A request the model answered but that is probably a mistake (e.g. a mistyped column name). */
+export interface InputWarning {
+  /** COLUMN_ABSENT or COLUMN_UNKNOWN */
+  code: string;
+  column: string;
+  message: string;
 }
 
 export interface ExplainRequest {
@@ -56,6 +66,7 @@ export interface ExplainResponse {
   /** JSON: [{base_value, contributions:{feature: value}, prediction}] */
   explanationsJson: Uint8Array;
   method: string;
+  warnings: InputWarning[];
 }
 
 export interface PredictorPingRequest {
@@ -333,7 +344,13 @@ export const PredictRequest: MessageFns<PredictRequest> = {
 };
 
 function createBasePredictResponse(): PredictResponse {
-  return { model: undefined, predictionsJson: new Uint8Array(0), probabilitiesJson: new Uint8Array(0), backend: "" };
+  return {
+    model: undefined,
+    predictionsJson: new Uint8Array(0),
+    probabilitiesJson: new Uint8Array(0),
+    backend: "",
+    warnings: [],
+  };
 }
 
 export const PredictResponse: MessageFns<PredictResponse> = {
@@ -349,6 +366,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     }
     if (message.backend !== "") {
       writer.uint32(34).string(message.backend);
+    }
+    for (const v of message.warnings) {
+      InputWarning.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -398,6 +418,14 @@ export const PredictResponse: MessageFns<PredictResponse> = {
             message.backend = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.warnings.push(InputWarning.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -424,6 +452,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
         ? bytesFromBase64(object.probabilities_json)
         : new Uint8Array(0),
       backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => InputWarning.fromJSON(e))
+        : [],
     };
   },
 
@@ -441,6 +472,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     if (message.backend !== "") {
       obj.backend = message.backend;
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings.map((e) => InputWarning.toJSON(e));
+    }
     return obj;
   },
 
@@ -455,6 +489,108 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     message.predictionsJson = object.predictionsJson ?? new Uint8Array(0);
     message.probabilitiesJson = object.probabilitiesJson ?? new Uint8Array(0);
     message.backend = object.backend ?? "";
+    message.warnings = object.warnings?.map((e) => InputWarning.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInputWarning(): InputWarning {
+  return { code: "", column: "", message: "" };
+}
+
+export const InputWarning: MessageFns<InputWarning> = {
+  encode(message: InputWarning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.column !== "") {
+      writer.uint32(18).string(message.column);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InputWarning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInputWarning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.column = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InputWarning {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      column: isSet(object.column) ? globalThis.String(object.column) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: InputWarning): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.column !== "") {
+      obj.column = message.column;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InputWarning>): InputWarning {
+    return InputWarning.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InputWarning>): InputWarning {
+    const message = createBaseInputWarning();
+    message.code = object.code ?? "";
+    message.column = object.column ?? "";
+    message.message = object.message ?? "";
     return message;
   },
 };
@@ -565,7 +701,7 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
 };
 
 function createBaseExplainResponse(): ExplainResponse {
-  return { model: undefined, explanationsJson: new Uint8Array(0), method: "" };
+  return { model: undefined, explanationsJson: new Uint8Array(0), method: "", warnings: [] };
 }
 
 export const ExplainResponse: MessageFns<ExplainResponse> = {
@@ -578,6 +714,9 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
     }
     if (message.method !== "") {
       writer.uint32(26).string(message.method);
+    }
+    for (const v of message.warnings) {
+      InputWarning.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -619,6 +758,14 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
             message.method = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.warnings.push(InputWarning.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -640,6 +787,9 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
         ? bytesFromBase64(object.explanations_json)
         : new Uint8Array(0),
       method: isSet(object.method) ? globalThis.String(object.method) : "",
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => InputWarning.fromJSON(e))
+        : [],
     };
   },
 
@@ -654,6 +804,9 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
     if (message.method !== "") {
       obj.method = message.method;
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings.map((e) => InputWarning.toJSON(e));
+    }
     return obj;
   },
 
@@ -667,6 +820,7 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
       : undefined;
     message.explanationsJson = object.explanationsJson ?? new Uint8Array(0);
     message.method = object.method ?? "";
+    message.warnings = object.warnings?.map((e) => InputWarning.fromPartial(e)) || [];
     return message;
   },
 };
