@@ -102,6 +102,8 @@ class Run {
   aborted = false;
   reason: unknown = undefined;
   hardStops: Array<() => void> | undefined = undefined;
+  /** The highest progress percent reported in this attempt. */
+  percent = 0;
   /** Rejects the awaited outcome: hard time limit, or an abort's grace ran out. */
   fail: ((err: unknown) => void) | undefined = undefined;
   /** performance.now() at which the lease is next renewed. */
@@ -512,7 +514,12 @@ export class Worker {
         },
         async progress(p) {
           msg.working();
-          await events.progress({ percent: 0, message: "", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0, ...p });
+          // A progress bar never goes back within an attempt: a handler's own
+          // step ("loading dataset", 1 %) may be followed by a pipeline that
+          // counts from 0 again.
+          const percent = Math.max(p.percent ?? 0, run.percent);
+          run.percent = percent;
+          await events.progress({ message: "", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0, ...p, percent });
         },
         onHardStop(fn) {
           (run.hardStops ??= []).push(fn);

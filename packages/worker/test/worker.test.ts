@@ -75,6 +75,33 @@ describe("worker (real NATS)", () => {
     expect(evs[1].nextAttemptAtMs).toBeGreaterThan(evs[1].atMs);
   });
 
+  it("progress never goes back within an attempt, and starts again from 0 on the next attempt", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    let calls = 0;
+    await startWorker(async (ctx) => {
+      calls += 1;
+      if (calls === 1) {
+        await ctx.progress({ percent: 40, message: "first try" });
+        throw new TransientError("database hiccup");
+      }
+      await ctx.progress({ percent: 1, message: "loading dataset" });
+      await ctx.progress({ percent: 0, message: "loaded 300 rows" });
+      await ctx.progress({ percent: 30, message: "fitting" });
+      await ctx.progress({ percent: 10, message: "a late, lower report" });
+      return "fine";
+    });
+    await publishJob(fx.nc.jetstream(), fx.topo, job("progress-1"));
+    await waitFor(async () => (await states(fx, "progress-1")).includes(TaskState.SUCCESS));
+    const progress = (await eventsOf(fx, "progress-1")).filter((e) => e.state === TaskState.PROGRESS);
+    expect(progress.map((e) => [e.attempt, e.progress?.percent, e.progress?.message])).toEqual([
+      [1, 40, "first try"],
+      [2, 1, "loading dataset"],
+      [2, 1, "loaded 300 rows"],
+      [2, 30, "fitting"],
+      [2, 30, "a late, lower report"],
+    ]);
+  });
+
   it("fails a validation error at once, without retrying", async () => {
     fx = await natsFixture({ ackWaitMs: 2_000 });
     let calls = 0;
