@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "@millrace/testkit";
-import { createHarness, token, type Harness } from "./harness";
+import { createHarness, requester, token, type Harness } from "./harness";
 
 let h: Harness;
 beforeAll(async () => {
@@ -133,6 +133,18 @@ describe("POST /v1/datasets", () => {
     expect(err).toMatchObject({ code: "CSV_FORMAT", field: "body", line: 4 });
     expect(err.message).toContain("line 4");
     expect((await objectNames()).filter((n) => n.startsWith(`${tenant}/`))).toEqual([]);
+  });
+
+  it("400 for a header with no data rows, leaving no object and no dataset", async () => {
+    const tenant = uniqueName("tenant_");
+    for (const body of ["a,b,y\n", "a,b,y"]) {
+      const res = await upload(tenant, body);
+      expect(res.status).toBe(400);
+      expect((await res.json() as any).error).toMatchObject({ code: "CSV_FORMAT", field: "body", line: 2, message: "the CSV has a header but no data rows at line 2" });
+    }
+    expect((await objectNames()).filter((n) => n.startsWith(`${tenant}/`))).toEqual([]);
+    const listed = await requester(h.app, await token(tenant))("GET", "/v1/datasets");
+    expect((await listed.json() as any).datasets).toEqual([]);
   });
 
   it("400 for a header of more than 10,000 columns, leaving no object", async () => {

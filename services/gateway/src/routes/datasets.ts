@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import type { ObjectStore } from "nats";
-import { COLUMN_TYPES, CsvParser, type ColumnType, type CsvSummary } from "@millrace/ml";
+import { COLUMN_TYPES, CsvFormatError, CsvParser, type ColumnType, type CsvSummary } from "@millrace/ml";
 import { DependencyUnavailableError, PayloadTooLargeError, ValidationError } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { datasetJson, insertDataset, listDatasets, requireDataset } from "../dataset-store";
@@ -70,6 +70,10 @@ export function datasetRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
           const { done, value } = await reader.read();
           if (done) {
             summary = parser.end();
+            // A header alone is a dataset nothing can be trained on, and its
+            // columns all come out "text": the train request would then fail
+            // on a misleading "target is text" instead of on the real cause.
+            if (summary.rows === 0) throw new CsvFormatError("the CSV has a header but no data rows", 2);
             ctrl.close();
             return;
           }
