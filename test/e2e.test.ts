@@ -62,7 +62,7 @@ describe("end to end: the five services as separate processes", () => {
     // A mistyped column still predicts (x1 is imputed), but the answer says so, sync and async.
     const typo = { model: "lines", instances: [{ X_1: 0, x2: 0, color: "red", id: 1 }] };
     const warned = [
-      { code: "COLUMN_ABSENT", column: "x1", message: "column 'x1' is absent from every instance; the model's pipeline imputed it for all of them" },
+      { code: "COLUMN_ABSENT", column: "x1", message: "column 'x1' is absent from every instance; it was treated as missing in all of them" },
       { code: "COLUMN_UNKNOWN", column: "X_1", message: "column 'X_1' is not an input of the model and was ignored; did you mean 'x1'?" },
       { code: "COLUMN_UNKNOWN", column: "id", message: "column 'id' is not an input of the model and was ignored" },
     ];

@@ -37,7 +37,7 @@ export function inputWarnings(rows: readonly Record<string, unknown>[], inputs: 
   const out: InputWarning[] = absent.map((column) => ({
     code: "COLUMN_ABSENT",
     column,
-    message: `column '${column}' is absent from every instance; the model's pipeline imputed it for all of them`,
+    message: `column '${column}' is absent from every instance; it was treated as missing in all of them`,
   }));
   for (const column of [...unknown].slice(0, MAX_UNKNOWN_REPORTED)) {
     const meant = likelyMeant(column, absent);

@@ -133,7 +133,7 @@ describe("row validation", () => {
     // Predict still answers (the pipeline imputes income), which is why the warning matters.
     expect(model.predict(rows).predictions).toHaveLength(1);
     expect(model.inputWarnings(rows)).toEqual([
-      { code: "COLUMN_ABSENT", column: "income", message: "column 'income' is absent from every instance; the model's pipeline imputed it for all of them" },
+      { code: "COLUMN_ABSENT", column: "income", message: "column 'income' is absent from every instance; it was treated as missing in all of them" },
       { code: "COLUMN_UNKNOWN", column: "Income", message: "column 'Income' is not an input of the model and was ignored; did you mean 'income'?" },
       { code: "COLUMN_UNKNOWN", column: "customer_id", message: "column 'customer_id' is not an input of the model and was ignored" },
     ]);
