@@ -383,7 +383,7 @@ describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", (
     // worker heartbeats (workers KV), forecasting (trainer), a failing job and its manual retry
     const workers = await api("/v1/workers", { tenant: T });
     expect(workers.status).toBe(200);
-    expect(workers.body.length).toBeGreaterThanOrEqual(2);
+    expect(workers.body.workers.length).toBeGreaterThanOrEqual(2);
     const rows = Array.from({ length: 60 }, (_, i) => ({ product_sku: "BRD-1", date: new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10), quantity: 10 + (i % 7) }));
     expect((await api("/v1/sales", { method: "POST", tenant: T, json: { rows } })).status).toBeLessThan(300);
     const f = await api("/v1/forecast/async", { method: "POST", tenant: T, json: { product_sku: "BRD-1", days: 7 } });

@@ -81,7 +81,7 @@ describe("failure semantics through the real services", () => {
     await training(stack, id);
     // trainer-a's heartbeat (every 5 s) lists the task before it dies.
     await waitFor(
-      async () => ((await stack!.api("/v1/workers", { tenant: "acme" })).body as { in_flight: string[] }[]).some((w) => w.in_flight.includes(id)),
+      async () => ((await stack!.api("/v1/workers", { tenant: "acme" })).body as { workers: { in_flight: string[] }[] }).workers.some((w) => w.in_flight.includes(id)),
       { timeoutMs: 15_000, what: "the task in trainer-a's heartbeat" },
     );
     await stack.kill("trainer-a", "SIGKILL");

@@ -336,7 +336,7 @@ describe("GET /v1/workers", () => {
     const req = requester(h.app, await token(tenant));
     const workers = await waitFor(async () => {
       const w = await (await req("GET", "/v1/workers")).json() as any;
-      return w.length ? w : undefined;
+      return w.workers?.length ? w.workers : undefined;
     });
     expect(workers).toEqual([
       expect.objectContaining({

@@ -53,7 +53,8 @@ export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       });
     }
     workers.sort((a, b) => a.id.localeCompare(b.id));
-    return c.json(workers);
+    // Wrapped like every other list ({tasks}, {datasets}, {models}, ...).
+    return c.json({ workers });
   });
 
   return app;
