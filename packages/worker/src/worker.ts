@@ -184,6 +184,8 @@ export class Worker {
   private cancelSub?: Subscription;
   private heartbeatTimer?: NodeJS.Timeout;
   private heartbeatSoonTimer?: NodeJS.Timeout;
+  /** Task ids in the last heartbeat sent: one that finishes is taken out by the next "soon" heartbeat. */
+  private announced = new Set<string>();
   private workers?: KV;
   private revocations!: RevocationCache;
   private limits!: Limits;
@@ -548,6 +550,8 @@ export class Worker {
       if (softTimer) clearTimeout(softTimer);
       if (hardTimer) clearTimeout(hardTimer);
       this.running.delete(job.taskId);
+      // A finished task that a heartbeat showed leaves /v1/workers within a second, not at the next regular beat.
+      if (this.announced.has(job.taskId)) this.announceSoon();
       if (limitKey) await this.limits.release(job.kind, limitKey, job.taskId).catch(() => undefined);
     }
   }
@@ -681,18 +685,21 @@ export class Worker {
    * up to heartbeatEveryMs (5 s) later: /v1/workers and /v1/tasks/active show
    * it, and the reconciler sees a live worker holding it. At most one extra
    * heartbeat a second, and none when nothing is running by then (a fast job).
+   * The same heartbeat takes out a task the last one showed that has finished.
    */
   private announceSoon(): void {
     if (this.heartbeatSoonTimer || this.stopping) return;
     this.heartbeatSoonTimer = setTimeout(() => {
       this.heartbeatSoonTimer = undefined;
-      if (this.running.size > 0) void this.heartbeat();
+      if (this.running.size > 0 || this.announced.size > 0) void this.heartbeat();
     }, 1_000);
     this.heartbeatSoonTimer.unref();
   }
 
   private async heartbeat(): Promise<void> {
     const mem = process.memoryUsage();
+    const inFlight = this.inFlight;
+    this.announced = new Set(inFlight.map((t) => t.taskId));
     const hb = WorkerHeartbeat.encode({
       workerId: this.workerId,
       host: hostname(),
@@ -700,7 +707,7 @@ export class Worker {
       queues: this.o.queues,
       kinds: this.kinds,
       backend: this.o.backend ?? "",
-      inFlightTasks: this.inFlight,
+      inFlightTasks: inFlight,
       processed: this.processed,
       failed: this.failed,
       rssBytes: mem.rss,

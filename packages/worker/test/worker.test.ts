@@ -132,7 +132,7 @@ describe("worker (real NATS)", () => {
     expect(evs.filter((e) => e.state === TaskState.STARTED)).toHaveLength(2);
   });
 
-  it("a job still running after a second is in the worker's heartbeat then, not at the next regular one", async () => {
+  it("a job still running after a second is in the worker's heartbeat then, and out of it within a second of finishing, not at the next regular one", async () => {
     fx = await natsFixture({ ackWaitMs: 2_000 });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -152,6 +152,9 @@ describe("worker (real NATS)", () => {
     expect(Date.now() - t0).toBeLessThan(3_000);
     release();
     await waitFor(async () => (await states(fx, "hb-1")).includes(TaskState.SUCCESS));
+    const t1 = Date.now();
+    await waitFor(async () => !(await inFlight()).includes("hb-1"), { timeoutMs: 5_000, what: "hb-1 out of the heartbeat" });
+    expect(Date.now() - t1).toBeLessThan(3_000);
   });
 
   it("stops a running task within 1 s of a cancel notice and ends REVOKED", async () => {
