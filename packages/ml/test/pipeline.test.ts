@@ -188,4 +188,12 @@ describe("runNode", () => {
     expect(r.stats.find((s) => s.name === "income")?.missing).toBeGreaterThan(0);
     expect(r.summary).toBe("one_hot: color (3 categories)");
   });
+
+  it("says so in the summary when a node found no columns to work on", async () => {
+    const frame = parseCsvToFrame("x,y\n1,2\n2,\n3,6\n");
+    expect((await runNode({ node_type: "encode", input: { method: "one_hot" } }, frame, { target: "y" })).summary).toBe("one_hot: no columns to encode");
+    const none = parseCsvToFrame("c,y\nred,1\nblue,2\n");
+    expect((await runNode({ node_type: "missing_values", input: { strategy: "mean" } }, none, { target: "y" })).summary).toBe("mean: no columns to fill");
+    expect((await runNode({ node_type: "missing_values", input: { strategy: "mean" } }, frame, { target: "y" })).summary).toBe("mean: x=2");
+  });
 });

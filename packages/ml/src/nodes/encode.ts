@@ -168,6 +168,7 @@ export const encodeNode: NodeImpl<EncodeParams, EncodeState> = {
   },
 
   describe(s) {
+    if (!s.columns.length) return `${s.method}: no columns to encode`;
     return `${s.method}: ${s.columns.map((c) => `${c} (${s.categories[c].length} categories)`).join(", ")}`;
   },
 };

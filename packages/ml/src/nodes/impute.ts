@@ -152,6 +152,7 @@ export const imputeNode: NodeImpl<ImputeParams, ImputeState> = {
 
   describe(s) {
     if (s.strategy === "drop_rows") return `drop rows missing any of ${s.columns.length} column(s)`;
+    if (!s.columns.length) return `${s.strategy}: no columns to fill`;
     return `${s.strategy}: ${Object.entries(s.fills).map(([k, v]) => `${k}=${typeof v === "number" ? +v.toFixed(6) : v}`).join(", ")}`;
   },
 };
