@@ -40,6 +40,13 @@ describe("end to end: the five services as separate processes", () => {
     expect(trained.attempts).toBe(1);
     expect(trained.started_at).toBeTruthy();
     expect(trained.duration_ms).toBeGreaterThanOrEqual(0);
+    // The trainer gave each imputer the dataset's own columns: most_frequent takes only the category column.
+    const version = await stack.api("/v1/models/lines/versions/1", { tenant: "acme" });
+    expect(version.status).toBe(200);
+    expect(version.body.pipeline.pipeline.filter((n: { node_type: string }) => n.node_type === "missing_values").map((n: { input: unknown }) => n.input)).toEqual([
+      { strategy: "mean", columns: ["x1", "x2"] },
+      { strategy: "most_frequent", columns: ["color"] },
+    ]);
 
     // Another tenant cannot see the task or the dataset.
     expect((await stack.api(`/v1/tasks/${train.body.task_id}`, { tenant: "intruder" })).status).toBe(404);

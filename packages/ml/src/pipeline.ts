@@ -15,6 +15,7 @@ import { classificationMetrics, regressionMetrics, type Metrics } from "./metric
 import { fitModel } from "./models/registry";
 import type { FittedModel } from "./models/types";
 import { compareCells } from "./nodes/columns";
+import { NUMERIC as MEAN_TYPES } from "./nodes/impute";
 import { PREPROCESSING_NODES } from "./nodes/registry";
 import { castFrame, checkColumnTypes } from "./nodes/source";
 import { splitRows } from "./nodes/split";
@@ -382,12 +383,29 @@ export interface TrainModelSpec {
  * columns for linear models and networks, one-hot category columns, split
  * 0.2 with seed 42 (stratified for classification), then the model.
  */
-export function trainSpec(target: string, model: TrainModelSpec, opts: { dataset_id?: string; pipeline_name?: string } = {}): PipelineSpec {
+export function trainSpec(
+  target: string,
+  model: TrainModelSpec,
+  opts: { dataset_id?: string; pipeline_name?: string; columns?: readonly { name: string; type: string }[] } = {},
+): PipelineSpec {
   const scaled = model.type === "linear_regression" || model.type === "logistic_regression" || model.type === "neural_network";
   const pipeline: PipelineNode[] = [];
   if (opts.dataset_id) pipeline.push({ node_type: "dataset", input: { dataset_id: opts.dataset_id } });
-  pipeline.push({ node_type: "missing_values", input: { strategy: "mean" } });
-  pipeline.push({ node_type: "missing_values", input: { strategy: "most_frequent" } });
+  if (opts.columns) {
+    // The source's columns are known (the trainer has the dataset's): each
+    // imputer is given its own. Left to its default, most_frequent would also
+    // count the values of every numeric column, whose gaps the mean has
+    // already filled: about 0.6 s and a map of every distinct value per
+    // million rows of each, for fills never used.
+    const features = opts.columns.filter((c) => c.name !== target);
+    const numeric = features.filter((c) => (MEAN_TYPES as readonly string[]).includes(c.type)).map((c) => c.name);
+    const rest = features.filter((c) => !(MEAN_TYPES as readonly string[]).includes(c.type)).map((c) => c.name);
+    if (numeric.length) pipeline.push({ node_type: "missing_values", input: { strategy: "mean", columns: numeric } });
+    if (rest.length) pipeline.push({ node_type: "missing_values", input: { strategy: "most_frequent", columns: rest } });
+  } else {
+    pipeline.push({ node_type: "missing_values", input: { strategy: "mean" } });
+    pipeline.push({ node_type: "missing_values", input: { strategy: "most_frequent" } });
+  }
   if (scaled) pipeline.push({ node_type: "scale", input: { method: "standard" } });
   pipeline.push({ node_type: "encode", input: { method: "one_hot" } });
   // Stratification defaults on for classification and off for regression.

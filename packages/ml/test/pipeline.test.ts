@@ -172,6 +172,29 @@ describe("runPipeline end to end", () => {
   });
 });
 
+describe("trainSpec with the source's columns", () => {
+  it("gives the mean the numeric columns and most_frequent only the others, with the same model as the defaults", async () => {
+    const csv = customersCsv(200);
+    const columns = parseCsvToFrame(csv).columns.map((c) => ({ name: c.name, type: c.type }));
+    const spec = trainSpec("spend", { type: "linear_regression" }, { columns });
+    expect(spec.pipeline.filter((n) => n.node_type === "missing_values").map((n) => n.input)).toEqual([
+      { strategy: "mean", columns: ["age", "income", "signup"] },
+      { strategy: "most_frequent", columns: ["color", "city", "bought"] },
+    ]);
+    const [explicit, defaults] = await Promise.all([runPipeline(spec, csv), runPipeline(trainSpec("spend", { type: "linear_regression" }), csv)]);
+    expect(explicit.metrics).toEqual(defaults.metrics);
+    const modes = (r: typeof explicit) => r.steps.find((s) => s.summary.startsWith("most_frequent"))?.summary;
+    // The defaults also count the modes of numeric columns, whose gaps the mean already filled.
+    expect(modes(defaults)).toMatch(/^most_frequent: age=/);
+    expect(modes(explicit)).toMatch(/^most_frequent: color=\w+, city=\w+, bought=\w+$/);
+  });
+
+  it("leaves out an imputer with no columns to take", () => {
+    const spec = trainSpec("y", { type: "linear_regression" }, { columns: [{ name: "x", type: "number" }, { name: "y", type: "number" }] });
+    expect(spec.pipeline.filter((n) => n.node_type === "missing_values").map((n) => n.input)).toEqual([{ strategy: "mean", columns: ["x"] }]);
+  });
+});
+
 describe("runNode", () => {
   it("runs a model node alone (metrics on the training rows)", async () => {
     const frame = parseCsvToFrame("x,y\n1,2.1\n2,3.9\n3,6.2\n4,7.8\n5,10.1\n");

@@ -67,7 +67,7 @@ export async function handleTrain(d: TrainingDeps, ctx: JobContext): Promise<unk
   const info = await d.datasets.get(ctx.job.tenant, t.datasetId);
   await ctx.progress({ percent: 1, message: `loading dataset ${info.name}` });
   const data = await d.datasets.read(info);
-  const spec = withStoredTypes(trainSpec(t.target, { type: (t.model?.type ?? "") as never, params: t.model?.params ?? {} }, { dataset_id: t.datasetId, pipeline_name: t.name }) as unknown as { pipeline: NodeSpec[] }, info);
+  const spec = withStoredTypes(trainSpec(t.target, { type: (t.model?.type ?? "") as never, params: t.model?.params ?? {} }, { dataset_id: t.datasetId, pipeline_name: t.name, columns: info.columns }) as unknown as { pipeline: NodeSpec[] }, info);
   const r = await fitInThread(d, ctx, spec, data);
   const v = await d.registry.createVersion({
     tenant: ctx.job.tenant,
