@@ -21,8 +21,7 @@ export interface ImputeState extends FittedState {
   types: Record<string, ColumnType>;
 }
 
-/** The column types mean/median take (and fill by default). */
-export const NUMERIC: readonly ColumnType[] = ["number", "integer", "date"];
+const NUMERIC: readonly ColumnType[] = ["number", "integer", "date"];
 const ALL: readonly ColumnType[] = ["number", "integer", "date", "boolean", "category", "text"];
 
 function constantFor(type: ColumnType, fill: unknown, column: string): Cell {
