@@ -201,7 +201,9 @@ export const millrace: SystemDef = {
   key: "millrace",
   label: "Millrace",
   async start(ctx) {
-    const command = process.env.MILLRACE_START ?? `pnpm --dir ${ctx.root} stack`;
+    // The workspace's own tsx, not `pnpm stack`: pnpm is often not on PATH (corepack fails on
+    // this kind of machine; it is reached through npx), and a wrapper would only add a process.
+    const command = process.env.MILLRACE_START ?? `exec ./node_modules/.bin/tsx scripts/stack.ts`;
     const suffix = randomBytes(4).toString("hex");
     const db = `mr_bench_${suffix}`;
     const port = await freePort();
