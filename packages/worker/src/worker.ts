@@ -171,6 +171,8 @@ class Run {
  */
 export class Worker {
   readonly workerId: string;
+  /** This worker's key in the workers KV bucket: its id with the characters a KV key cannot hold replaced. */
+  readonly heartbeatKey: string;
   private readonly clock: Clock;
   private readonly running = new Map<string, Run>();
   /** Runs whose lease the lease timer renews (a Set: a task id may run twice). */
@@ -199,6 +201,7 @@ export class Worker {
   constructor(private readonly o: WorkerOptions) {
     this.clock = o.clock ?? systemClock;
     this.workerId = o.workerId ?? `${o.service}-${hostname()}-${process.pid}`;
+    this.heartbeatKey = this.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_");
     this.free = o.concurrency;
     this.startedAt = Date.now();
     this.leaseEveryMs = Math.max(250, Math.floor(o.ackWaitMs / 3));
@@ -716,7 +719,7 @@ export class Worker {
       atMs: Date.now(),
       pid: process.pid,
     }).finish();
-    await this.workers?.put(this.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_"), hb).catch(() => undefined);
+    await this.workers?.put(this.heartbeatKey, hb).catch(() => undefined);
   }
 
   /**
@@ -739,6 +742,6 @@ export class Worker {
     this.revocations?.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.heartbeatSoonTimer) clearTimeout(this.heartbeatSoonTimer);
-    await this.workers?.delete(this.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_")).catch(() => undefined);
+    await this.workers?.delete(this.heartbeatKey).catch(() => undefined);
   }
 }

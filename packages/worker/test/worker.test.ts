@@ -142,7 +142,7 @@ describe("worker (real NATS)", () => {
     }, { heartbeatEveryMs: 120_000 });
     const kv = await fx.nc.jetstream().views.kv(fx.topo.bucket("workers"));
     const inFlight = async () => {
-      const e = await kv.get(worker!.workerId.replace(/[^A-Za-z0-9_=.-]/g, "_"));
+      const e = await kv.get(worker!.heartbeatKey);
       return e ? WorkerHeartbeat.decode(e.value).inFlightTasks.map((t) => t.taskId) : [];
     };
     expect(await inFlight()).toEqual([]);
