@@ -294,6 +294,17 @@ if (opts.rounds > 1) {
   }
 }
 
+/** Millrace's jobs/s over BullMQ's, for each round both finished. */
+function pairedRatios(all: Row[]): number[] {
+  const out: number[] = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    const of = (key: string) => all.find((r) => r.key === key && r.round === round)?.result?.jobsPerSec;
+    const m = of("millrace"), b = of("bullmq");
+    if (m && b) out.push(m / b);
+  }
+  return out;
+}
+
 const verdict: Record<string, unknown> = {};
 const mr = rows.find((r) => r.key === "millrace");
 if (mr) {
@@ -311,6 +322,14 @@ if (mr) {
         `(${fmt(m.jobsPerSec)} vs ${fmt(bull?.jobsPerSec)})`,
     );
     console.log(`millrace submit p99 < 100 ms:   ${p99 ? "PASS" : "FAIL"} (${fmt(m.submitP99Ms, 1)} ms)`);
+    // Rounds pair up (the two ran a minute apart), so their ratios show how much of the verdict is the
+    // host's mood: a margin smaller than the spread of these is parity, not a lead.
+    const pairs = pairedRatios(allRows);
+    if (pairs.length > 1) {
+      verdict.roundRatios = pairs;
+      const ahead = pairs.filter((x) => x >= 1).length;
+      console.log(`millrace / BullMQ per round:    ${pairs.map((x) => x.toFixed(2)).join(", ")} (ahead in ${ahead} of ${pairs.length})`);
+    }
   }
 }
 for (const r of rows.filter((x) => x.wrk)) {
