@@ -174,7 +174,7 @@ export const MODEL_TYPES: readonly ModelTypeInfo[] = [
     type: "linear_regression",
     tasks: ["regression"],
     description: "Least squares via the normal equations on TensorFlow.js (features standardised internally, Cholesky solve in float64). alpha adds an L2 (ridge) penalty.",
-    explain: "Exact: contribution_j = w_j·(x_j − mean_j); base = prediction at the training mean.",
+    explain: "Exact: contribution_j = w_j·(x_j − mean_j) (0 for a value within rounding of the mean, e.g. a gap imputed with it); base = prediction at the training mean.",
     params: {
       alpha: { type: "number", min: 0, default: 0, description: "L2 penalty (sklearn Ridge alpha). A tiny jitter keeps collinear designs solvable." },
       fit_intercept: { type: "boolean", default: true, description: "Fit an intercept." },
@@ -184,7 +184,7 @@ export const MODEL_TYPES: readonly ModelTypeInfo[] = [
     type: "logistic_regression",
     tasks: ["classification"],
     description: "Binary (sigmoid) or multinomial (softmax) logistic regression with sklearn's L2 objective (0.5‖w‖² + C·Σ log loss), loss and gradient on TensorFlow.js, L-BFGS optimiser.",
-    explain: "Exact in log-odds space of the predicted class: contribution_j = w_kj·(x_j − mean_j).",
+    explain: "Exact in log-odds space of the predicted class: contribution_j = w_kj·(x_j − mean_j) (0 for a value within rounding of the mean).",
     params: {
       C: { type: "number", min: 0, exclusiveMin: true, default: 1, description: "Inverse regularisation strength (sklearn C)." },
       max_iter: { type: "integer", min: 1, default: 500, description: "Maximum L-BFGS iterations." },

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { RandomForestClassifier } from "@millrace/forest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, TrainingAbortedError } from "../src/index";
-import { fitLinearRegression } from "../src/models/linear";
+import { fitLinearRegression, linearExplain } from "../src/models/linear";
 import { fitLogisticRegression } from "../src/models/logistic";
 import { fitNeuralNetwork } from "../src/models/network";
 import { fitTreeModel } from "../src/models/trees";
@@ -47,6 +47,30 @@ describe("linear regression (tfjs normal equations)", () => {
     const means = [0, 1, 2].map((j) => X.reduce((s, r) => s + r[j], 0) / X.length);
     [0, 1, 2].forEach((j) => expect(e.phi[j]).toBeCloseTo(m.coef[j] * (x[j] - means[j]), 10));
     expect(e.base[0] + e.phi.reduce((a, b) => a + b, 0)).toBeCloseTo(m.predict(x, 1)[0], 10);
+  });
+});
+
+describe("linearExplain", () => {
+  const w = Float64Array.of(2, -3), means = Float64Array.of(0.1 + 0.2, 10);
+  // 0.3 is 0.1 + 0.2 up to the last bit (5.6e-17 apart).
+  const x = Float64Array.of(0.3, 11);
+
+  it("gives a value within rounding of its mean exactly 0 when it has the features' spreads", () => {
+    const e = linearExplain(x, 1, w, 1, means, "value", 1, Float64Array.of(1, 1));
+    expect(e.phi[0]).toBe(0);
+    expect(e.phi[1]).toBe(-3);
+    expect(e.output[0]).toBe(e.base[0] - 3);
+  });
+
+  it("without spreads (a model stored before they were) it is w·(x − mean) as it was", () => {
+    const e = linearExplain(x, 1, w, 1, means, "value");
+    expect(e.phi[0]).toBe(2 * (0.3 - (0.1 + 0.2)));
+    expect(e.phi[0]).not.toBe(0);
+  });
+
+  it("keeps a small real difference: the bound is relative to the feature's spread", () => {
+    const e = linearExplain(Float64Array.of(0.3 + 1e-6, 10), 1, w, 1, Float64Array.of(0.3, 10), "value", 1, Float64Array.of(1e-3, 1));
+    expect(e.phi[0]).toBeCloseTo(2e-6, 12);
   });
 });
 

@@ -168,6 +168,22 @@ describe("explain", () => {
     expect(e.contributions["color=green"]).toBeCloseTo(coef[j] * (1 - means[j]), 10);
   });
 
+  it("linear and logistic: an input left out, so imputed at the training mean, contributes exactly 0, and the rest still add up", async () => {
+    for (const [target, type] of [["spend", "linear_regression"], ["bought", "logistic_regression"]] as const) {
+      const r = await runPipeline(trainSpec(target, { type }), frame);
+      const m = loadModel(r.artifact);
+      // No age and no income: the mean imputer fills both, the scaler then maps them to about 1e-16.
+      const row = { color: "green", city: "Nice", signup: "2023-03-03", ...(target === "spend" ? { bought: "yes" } : { spend: 120 }) };
+      const [e] = m.explain([row]);
+      expect(e.contributions.age).toBe(0);
+      expect(e.contributions.income).toBe(0);
+      // A value off the mean still counts.
+      const [e40] = m.explain([{ ...row, age: 40 }]);
+      expect(Math.abs(e40.contributions.age)).toBeGreaterThan(1e-6);
+      expect(e.base_value + Object.values(e.contributions).reduce((a, b) => a + b, 0)).toBeCloseTo(e.output, 9);
+    }
+  });
+
   it("forest (TreeSHAP) and network (exact Shapley, 10 features) add up to the explained probability", async () => {
     const net = trainSpec("bought", { type: "neural_network", params: { epochs: 10, hidden_layers: [8] } });
     for (const [spec, space] of [[trainSpec("bought", { type: "random_forest", params: { n_estimators: 20 } }), "probability"], [net, "probability"]] as const) {

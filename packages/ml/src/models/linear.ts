@@ -19,6 +19,8 @@ export interface LinearState {
   intercept: number;
   /** Training feature means: the reference point of explanations. */
   means: Float64Array;
+  /** Training feature spreads (columnScales); absent in artifacts made before 2026-12-06. */
+  scales?: Float64Array;
 }
 
 export class LinearRegressionModel implements FittedModel {
@@ -47,11 +49,11 @@ export class LinearRegressionModel implements FittedModel {
   }
 
   explain(X: Float64Array, nRows: number): Explanation {
-    return linearExplain(X, nRows, this.s.coef, this.s.intercept, this.s.means, "value");
+    return linearExplain(X, nRows, this.s.coef, this.s.intercept, this.s.means, "value", 1, this.s.scales);
   }
 
   state(): Record<string, unknown> {
-    return { coef: this.s.coef, intercept: this.s.intercept, means: this.s.means };
+    return { coef: this.s.coef, intercept: this.s.intercept, means: this.s.means, ...(this.s.scales ? { scales: this.s.scales } : {}) };
   }
 
   static load(state: Record<string, unknown>): LinearRegressionModel {
@@ -59,11 +61,23 @@ export class LinearRegressionModel implements FittedModel {
       coef: state.coef as Float64Array,
       intercept: state.intercept as number,
       means: state.means as Float64Array,
+      scales: state.scales as Float64Array | undefined,
     });
   }
 }
 
-/** Exact additive attribution of a linear score w·x + b around the reference point `means`. */
+/**
+ * A value this close to its feature's training mean, relative to the feature's spread, is the mean
+ * up to rounding: a gap filled with the mean, then standardised, lands about 1e-16 from the model's
+ * reference point (the two means are summed over different rows and in a different order).
+ */
+const AT_MEAN = 1e-9;
+
+/**
+ * Exact additive attribution of a linear score w·x + b around the reference point `means`. With
+ * `scales` (the features' training spreads), a value within rounding of its mean contributes exactly
+ * 0, not ±1e-15: a missing input imputed at the mean reads as "no effect".
+ */
 export function linearExplain(
   X: Float64Array,
   nRows: number,
@@ -72,6 +86,7 @@ export function linearExplain(
   means: Float64Array,
   space: Explanation["space"],
   sign = 1,
+  scales?: Float64Array,
 ): Explanation {
   const p = w.length;
   let base0 = b;
@@ -82,7 +97,8 @@ export function linearExplain(
   for (let i = 0; i < nRows; i++) {
     let s = sign * base0;
     for (let j = 0; j < p; j++) {
-      const c = sign * w[j] * (X[i * p + j] - means[j]);
+      const d = X[i * p + j] - means[j];
+      const c = scales && Math.abs(d) <= AT_MEAN * scales[j] ? 0 : sign * w[j] * d;
       phi[i * p + j] = c;
       s += c;
     }
@@ -138,5 +154,5 @@ export async function fitLinearRegression(data: TrainingSet, params: LinearParam
     b -= coef[j] * center[j];
   }
   ctx.onProgress?.(1, "solved");
-  return new LinearRegressionModel({ coef, intercept: intercept ? b : 0, means }, { solver: "normal_equations" });
+  return new LinearRegressionModel({ coef, intercept: intercept ? b : 0, means, scales }, { solver: "normal_equations" });
 }

@@ -25,6 +25,8 @@ export interface LogisticState {
   intercept: Float64Array;
   nClasses: number;
   means: Float64Array;
+  /** Training feature spreads (columnScales); absent in artifacts made before 2026-12-06. */
+  scales?: Float64Array;
 }
 
 export class LogisticRegressionModel implements FittedModel {
@@ -89,7 +91,7 @@ export class LogisticRegressionModel implements FittedModel {
       // Binary: log-odds of class 1; class 0's log-odds is its negation.
       const row = binary ? 0 : c;
       const sign = binary && c === 0 ? -1 : 1;
-      const e = linearExplain(X.subarray(i * p, (i + 1) * p), 1, this.s.coef.subarray(row * p, (row + 1) * p), this.s.intercept[row], this.s.means, "log_odds", sign);
+      const e = linearExplain(X.subarray(i * p, (i + 1) * p), 1, this.s.coef.subarray(row * p, (row + 1) * p), this.s.intercept[row], this.s.means, "log_odds", sign, this.s.scales);
       base[i] = e.base[0];
       output[i] = e.output[0];
       phi.set(e.phi, i * p);
@@ -98,7 +100,7 @@ export class LogisticRegressionModel implements FittedModel {
   }
 
   state(): Record<string, unknown> {
-    return { coef: this.s.coef, intercept: this.s.intercept, nClasses: this.s.nClasses, means: this.s.means };
+    return { coef: this.s.coef, intercept: this.s.intercept, nClasses: this.s.nClasses, means: this.s.means, ...(this.s.scales ? { scales: this.s.scales } : {}) };
   }
 
   static load(state: Record<string, unknown>): LogisticRegressionModel {
@@ -107,6 +109,7 @@ export class LogisticRegressionModel implements FittedModel {
       intercept: state.intercept as Float64Array,
       nClasses: state.nClasses as number,
       means: state.means as Float64Array,
+      scales: state.scales as Float64Array | undefined,
     });
   }
 }
@@ -207,7 +210,7 @@ export async function fitLogisticRegression(data: TrainingSet, params: LogisticP
   }
   ctx.onProgress?.(1, `converged=${result.converged} after ${result.iterations} iterations`);
   return new LogisticRegressionModel(
-    { coef, intercept, nClasses: K, means },
+    { coef, intercept, nClasses: K, means, scales },
     { iterations: result.iterations, converged: result.converged, final_loss: result.f, grad_max: result.gradMax },
   );
 }
