@@ -216,7 +216,7 @@ export const MODEL_TYPES: readonly ModelTypeInfo[] = [
     tasks: ["classification", "regression"],
     description:
       "Dense network (tfjs-layers): hidden layers with the chosen activation, softmax output (classification) or linear output on an internally standardised target (regression); Adam; seeded initialisation and shuffling.",
-    explain: "Shapley values of f(x_S, mean_rest) against the training-mean baseline: exact enumeration for ≤ 10 features, 64 seeded antithetic permutations beyond; classification explains the predicted class probability.",
+    explain: "Shapley values of f(x_S, mean_rest) against the training-mean baseline: exact enumeration for ≤ 10 features, 64 seeded antithetic permutations beyond; classification explains the predicted class probability. A value within rounding of its mean contributes 0.",
     params: {
       hidden_layers: { type: "integer[]", default: [32, 16], description: "Units per hidden layer." },
       activation: { type: "string", enum: ["relu", "tanh", "sigmoid"], default: "relu", description: "Hidden activation." },

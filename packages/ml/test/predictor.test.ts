@@ -168,9 +168,10 @@ describe("explain", () => {
     expect(e.contributions["color=green"]).toBeCloseTo(coef[j] * (1 - means[j]), 10);
   });
 
-  it("linear and logistic: an input left out, so imputed at the training mean, contributes exactly 0, and the rest still add up", async () => {
-    for (const [target, type] of [["spend", "linear_regression"], ["bought", "logistic_regression"]] as const) {
-      const r = await runPipeline(trainSpec(target, { type }), frame);
+  it("linear, logistic and network: an input left out, so imputed at the training mean, contributes exactly 0, and the rest still add up", async () => {
+    const cases = [["spend", "linear_regression", {}], ["bought", "logistic_regression", {}], ["bought", "neural_network", { epochs: 5, hidden_layers: [8] }]] as const;
+    for (const [target, type, params] of cases) {
+      const r = await runPipeline(trainSpec(target, { type, params }), frame, { seed: 4 });
       const m = loadModel(r.artifact);
       // No age and no income: the mean imputer fills both, the scaler then maps them to about 1e-16.
       const row = { color: "green", city: "Nice", signup: "2023-03-03", ...(target === "spend" ? { bought: "yes" } : { spend: 120 }) };

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ensureBackend } from "../backend";
 import { throwIfAborted } from "../errors";
 import { choleskySolve } from "./cholesky";
-import { columnMeans, columnScales, type Explanation, type FittedModel, type ModelFitContext, type TrainingSet } from "./types";
+import { atTrainingMean, columnMeans, columnScales, type Explanation, type FittedModel, type ModelFitContext, type TrainingSet } from "./types";
 
 export interface LinearParams {
   alpha?: number;
@@ -67,16 +67,8 @@ export class LinearRegressionModel implements FittedModel {
 }
 
 /**
- * A value this close to its feature's training mean, relative to the feature's spread, is the mean
- * up to rounding: a gap filled with the mean, then standardised, lands about 1e-16 from the model's
- * reference point (the two means are summed over different rows and in a different order).
- */
-const AT_MEAN = 1e-9;
-
-/**
  * Exact additive attribution of a linear score w·x + b around the reference point `means`. With
- * `scales` (the features' training spreads), a value within rounding of its mean contributes exactly
- * 0, not ±1e-15: a missing input imputed at the mean reads as "no effect".
+ * `scales` (the features' training spreads), a value atTrainingMean contributes exactly 0.
  */
 export function linearExplain(
   X: Float64Array,
@@ -98,7 +90,7 @@ export function linearExplain(
     let s = sign * base0;
     for (let j = 0; j < p; j++) {
       const d = X[i * p + j] - means[j];
-      const c = scales && Math.abs(d) <= AT_MEAN * scales[j] ? 0 : sign * w[j] * d;
+      const c = scales && atTrainingMean(X[i * p + j], means[j], scales[j]) ? 0 : sign * w[j] * d;
       phi[i * p + j] = c;
       s += c;
     }

@@ -12,7 +12,7 @@ import { createCheckpoint } from "../cooperative";
 import { createRng, deriveSeed, shuffleInPlace } from "../rng";
 import { shapleyValues } from "../shapley";
 import type { Task } from "../nodes/types";
-import { columnMeans, type Explanation, type FittedModel, type ModelFitContext, type TrainingSet } from "./types";
+import { atTrainingMean, columnMeans, columnScales, type Explanation, type FittedModel, type ModelFitContext, type TrainingSet } from "./types";
 
 export type Activation = "relu" | "tanh" | "sigmoid";
 
@@ -43,6 +43,8 @@ export interface NetworkState {
   yStd: number;
   /** Training feature means: the explanation baseline. */
   means: Float64Array;
+  /** Training feature spreads (columnScales); absent in artifacts made before 2026-12-06. */
+  scales?: Float64Array;
 }
 
 const ACT: Record<Activation, (x: number) => number> = {
@@ -114,12 +116,28 @@ export class NeuralNetworkModel implements FittedModel {
             for (let r = 0; r < n; r++) out[r] = P[r * K + c];
             return out;
           };
-      const r = shapleyValues(f, X.subarray(i * p, (i + 1) * p), this.s.means, { seed: 17 });
+      const r = shapleyValues(f, this.snapToMeans(X.subarray(i * p, (i + 1) * p)), this.s.means, { seed: 17 });
       base[i] = r.base;
       output[i] = r.output;
       phi.set(r.phi, i * p);
     }
     return { base, phi, output, space: this.task === "regression" ? "value" : "probability" };
+  }
+
+  /**
+   * The row with every value atTrainingMean set to the mean itself: swapping such a feature for the
+   * baseline then changes no input bit, so its Shapley value is exactly 0.
+   */
+  private snapToMeans(x: Float64Array): Float64Array {
+    const { means, scales } = this.s;
+    if (!scales) return x;
+    let out = x;
+    for (let j = 0; j < x.length; j++) {
+      if (x[j] === means[j] || !atTrainingMean(x[j], means[j], scales[j])) continue;
+      if (out === x) out = Float64Array.from(x);
+      out[j] = means[j];
+    }
+    return out;
   }
 
   state(): Record<string, unknown> {
@@ -206,8 +224,9 @@ export async function fitNeuralNetwork(data: TrainingSet, params: NetworkParams,
       const [inputs, units] = kernel.shape as [number, number];
       return { kernel: Float32Array.from(kernel.dataSync()), bias: Float32Array.from(bias.dataSync()), inputs, units };
     });
+    const means = columnMeans(X, n, p);
     return new NeuralNetworkModel(
-      { task, nClasses: task === "regression" ? 0 : K, activation, layers, yMean, yStd, means: columnMeans(X, n, p) },
+      { task, nClasses: task === "regression" ? 0 : K, activation, layers, yMean, yStd, means, scales: columnScales(X, n, p, means) },
       { epochs, final_loss: losses[losses.length - 1], loss_history: losses },
     );
   } finally {

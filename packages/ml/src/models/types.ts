@@ -64,6 +64,16 @@ export function columnMeans(X: Float64Array, nRows: number, nFeatures: number): 
   return m;
 }
 
+/**
+ * Whether a value is its feature's training mean up to rounding, judged against the feature's spread
+ * (columnScales): a gap filled with the mean, then standardised, lands about 1e-16 from the model's
+ * own mean of that column (the two are summed over different rows, in a different order). Such a
+ * value explains as "no effect", exactly 0, not ±1e-15.
+ */
+export function atTrainingMean(value: number, mean: number, scale: number): boolean {
+  return Math.abs(value - mean) <= 1e-9 * scale;
+}
+
 /** Per-feature population standard deviation (0 → 1 so it can divide). */
 export function columnScales(X: Float64Array, nRows: number, nFeatures: number, means: Float64Array): Float64Array {
   const s = new Float64Array(nFeatures);
