@@ -388,7 +388,11 @@ describe.skipIf(!hasNatsServer)("nats-permissions.conf on a real nats-server", (
     expect((await api("/v1/sales", { method: "POST", tenant: T, json: { rows } })).status).toBeLessThan(300);
     const f = await api("/v1/forecast/async", { method: "POST", tenant: T, json: { product_sku: "BRD-1", days: 7 } });
     expect((await done(f.body.task_id)).state).toBe("SUCCESS");
-    const bad = await api("/v1/predict/async", { method: "POST", tenant: T, json: { model: "nope", instances: [{ x1: 1 }] } });
+    // A model that does not exist is refused at submit; a row the model cannot read fails in the worker, and stays failed when retried.
+    const unknown = await api("/v1/predict/async", { method: "POST", tenant: T, json: { model: "nope", instances: [{ x1: 1 }] } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: "NOT_FOUND", field: "model" });
+    const bad = await api("/v1/predict/async", { method: "POST", tenant: T, json: { model: "lines", instances: [{ x1: "lots", x2: 1, color: "red" }] } });
     expect((await done(bad.body.task_id)).state).toBe("FAILURE");
     expect([200, 202]).toContain((await api(`/v1/tasks/${bad.body.task_id}/retry`, { method: "POST", tenant: T })).status);
     expect((await done(bad.body.task_id)).state).toBe("FAILURE");

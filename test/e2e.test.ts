@@ -80,6 +80,13 @@ describe("end to end: the five services as separate processes", () => {
     const typoDone = await taskIn(stack, "acme", asyncTypo.body.task_id, ["SUCCESS", "FAILURE"]);
     expect(typoDone.result.warnings).toEqual(warned);
 
+    // An async job for a model that does not exist, or is another tenant's, is a 404 at submit: nothing is queued.
+    for (const tenant of ["acme", "intruder"]) {
+      const unknown = await stack.api("/v1/predict/async", { method: "POST", tenant, json: { model: tenant === "acme" ? "no-such-model" : "lines", instances: [{ x1: 1 }] } });
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error).toMatchObject({ code: "NOT_FOUND", field: "model" });
+    }
+
     const listed = await stack.api("/v1/tasks?limit=1", { tenant: "acme" });
     expect(listed.status).toBe(200);
     expect(listed.body.tasks).toHaveLength(1);

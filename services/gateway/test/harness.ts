@@ -243,6 +243,9 @@ function unknownColumns(rows: Record<string, unknown>[]): InputWarning[] {
 export class FakePredictor {
   readonly requests: PredictRequest[] = [];
   readonly models = new Map<string, ModelInfo>();
+  /** ResolveModel answers NOT_FOUND for a model not in `models`; off, it finds any name (most tests submit jobs for "m" without one). */
+  strictModels = false;
+  readonly resolves: string[] = [];
 
   predictor(): Partial<PredictorServiceServer> {
     return {
@@ -284,6 +287,12 @@ export class FakePredictor {
         const v = find(req.tenant, req.name).versions.find((x) => x.version === req.version);
         if (!v) throw new NotFoundError(`no version ${req.version}`, { field: "version" });
         return v;
+      }),
+      resolveModel: unary(async (req) => {
+        this.resolves.push(`${req.tenant}/${req.model}`);
+        const name = req.model.split("@")[0];
+        if (!this.strictModels) return { name, version: 1 };
+        return { name, version: find(req.tenant, name).latestVersion };
       }),
       setAlias: unary(async (req) => {
         const m = find(req.tenant, req.name);

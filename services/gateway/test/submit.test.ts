@@ -257,6 +257,31 @@ describe("predict", () => {
     }
   });
 
+  it("async: 404 naming model when the name, version or alias names no model of the tenant; nothing recorded or published", async () => {
+    const tenant = uniqueName("tenant_");
+    h.predictor.models.set(`${tenant}/house`, { name: "house", latestVersion: 1, aliases: {}, createdAtMs: 1, updatedAtMs: 1, versions: [] });
+    h.predictor.models.set(`${uniqueName("other_")}/theirs`, { name: "theirs", latestVersion: 1, aliases: {}, createdAtMs: 1, updatedAtMs: 1, versions: [] });
+    const req = requester(h.app, await token(tenant));
+    h.predictor.strictModels = true;
+    try {
+      const before = await h.jobCount();
+      const createdBefore = h.status.created.length;
+      for (const [kind, model] of [["predict", "nomodel"], ["explain", "nomodel@v2"], ["predict", "theirs"]] as const) {
+        const res = await req("POST", `/v1/${kind}/async`, { model, instances: [{ x: 1 }] });
+        expect(res.status).toBe(404);
+        expect((await res.json() as any).error).toMatchObject({ code: "NOT_FOUND", field: "model" });
+      }
+      expect(await h.jobCount()).toBe(before);
+      expect(h.status.created.length).toBe(createdBefore);
+      // A model of the tenant's own is queued, and asked about once however many jobs name it.
+      for (let i = 0; i < 3; i++) expect((await req("POST", "/v1/predict/async", { model: "house", instances: [{ x: i }] })).status).toBe(202);
+      expect(await h.jobCount()).toBe(before + 3);
+      expect(h.predictor.resolves.filter((r) => r === `${tenant}/house`)).toHaveLength(1);
+    } finally {
+      h.predictor.strictModels = false;
+    }
+  });
+
   it("413 naming instances over MAX_INSTANCES; 400 for empty or non-object rows; nothing published", async () => {
     const req = requester(h.app, await token(uniqueName("tenant_")));
     const before = await h.jobCount();

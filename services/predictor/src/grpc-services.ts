@@ -28,5 +28,9 @@ export function registryService(registry: Registry): RegistryServiceServer {
     getModel: unary(async (req) => registry.getModel(req.tenant, req.name)),
     getModelVersion: unary(async (req) => registry.getVersion(req.tenant, req.name, req.version)),
     setAlias: unary(async (req) => registry.setAlias(req.tenant, req.name, req.alias, req.version)),
+    resolveModel: unary(async (req) => {
+      const m = await registry.resolve(req.tenant, req.model);
+      return { name: m.name, version: m.version };
+    }),
   };
 }

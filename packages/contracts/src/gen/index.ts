@@ -2,7 +2,7 @@
 
 export { CancelNotice, InFlightTask, TaskChangedBatch, TaskEvent, TaskEventBatch, WorkerHeartbeat } from "./millrace/v1/event";
 export { ExplainJob, ForecastJob, Job, MaintenanceJob, ModelSpec, PipelineJob, PredictJob, RetryPolicy, TimeLimits, TrainAllProductsJob, TrainJob, TrainProductJob, WorkflowJob } from "./millrace/v1/job";
-export { ExplainRequest, ExplainResponse, GetModelRequest, GetModelVersionRequest, InputWarning, ListModelsRequest, ListModelsResponse, ModelInfo, ModelInfo_AliasesEntry, ModelRef, ModelVersion, PredictRequest, PredictResponse, PredictorPingRequest, PredictorPingResponse, PredictorServiceClient, PredictorServiceService, RegistryServiceClient, RegistryServiceService, SetAliasRequest } from "./millrace/v1/predictor";
+export { ExplainRequest, ExplainResponse, GetModelRequest, GetModelVersionRequest, InputWarning, ListModelsRequest, ListModelsResponse, ModelInfo, ModelInfo_AliasesEntry, ModelRef, ModelVersion, PredictRequest, PredictResponse, PredictorPingRequest, PredictorPingResponse, PredictorServiceClient, PredictorServiceService, RegistryServiceClient, RegistryServiceService, ResolveModelRequest, SetAliasRequest } from "./millrace/v1/predictor";
 export type { PredictorServiceServer, RegistryServiceServer } from "./millrace/v1/predictor";
 export { DeleteScheduleResponse, GetScheduleRequest, ListRunsRequest, ListRunsResponse, ListSchedulesRequest, ListSchedulesResponse, Schedule, ScheduleRun, SchedulerPingRequest, SchedulerPingResponse, SchedulerServiceClient, SchedulerServiceService, UpsertScheduleRequest } from "./millrace/v1/scheduler";
 export type { SchedulerServiceServer } from "./millrace/v1/scheduler";

@@ -7,6 +7,7 @@ import { call } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { predictFields, predictPayload } from "../job-bodies";
 import { accepted, submitTask } from "../submit";
+import { knownModelsFor } from "../known-models";
 import { JSON_TYPE } from "../task-view";
 import { checkInstances, jobOptions, jobOptionsShape, parseWith, readJsonObject } from "../validation";
 
@@ -35,6 +36,7 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   for (const kind of ["predict", "explain"] as const) {
     app.post(`/${kind}/async`, async (c) => {
       const { raw, b, instancesJson } = await readRequest(c);
+      await knownModelsFor(deps.registry, deps.clock, deps.logger).check(c.get("tenant"), b.model);
       const s = await submitTask(deps, c, { kind, payload: predictPayload(kind, b.model, instancesJson), options: jobOptions(b), body: raw });
       return accepted(deps, c, s);
     });

@@ -126,6 +126,11 @@ export interface GetModelVersionRequest {
   version: number;
 }
 
+export interface ResolveModelRequest {
+  tenant: string;
+  model: string;
+}
+
 export interface SetAliasRequest {
   tenant: string;
   name: string;
@@ -1862,6 +1867,91 @@ export const GetModelVersionRequest: MessageFns<GetModelVersionRequest> = {
   },
 };
 
+function createBaseResolveModelRequest(): ResolveModelRequest {
+  return { tenant: "", model: "" };
+}
+
+export const ResolveModelRequest: MessageFns<ResolveModelRequest> = {
+  encode(message: ResolveModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResolveModelRequest {
+    return {
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+    };
+  },
+
+  toJSON(message: ResolveModelRequest): unknown {
+    const obj: any = {};
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResolveModelRequest>): ResolveModelRequest {
+    return ResolveModelRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveModelRequest>): ResolveModelRequest {
+    const message = createBaseResolveModelRequest();
+    message.tenant = object.tenant ?? "";
+    message.model = object.model ?? "";
+    return message;
+  },
+};
+
 function createBaseSetAliasRequest(): SetAliasRequest {
   return { tenant: "", name: "", alias: "", version: 0 };
 }
@@ -2113,6 +2203,19 @@ export const RegistryServiceService = {
     responseSerialize: (value: ModelInfo): Buffer => Buffer.from(ModelInfo.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelInfo => ModelInfo.decode(value),
   },
+  /**
+   * The version a model reference (name, name@vN, name@alias) names now;
+   * NOT_FOUND when it names none. The gateway asks before queueing a job.
+   */
+  resolveModel: {
+    path: "/millrace.v1.RegistryService/ResolveModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResolveModelRequest): Buffer => Buffer.from(ResolveModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResolveModelRequest => ResolveModelRequest.decode(value),
+    responseSerialize: (value: ModelRef): Buffer => Buffer.from(ModelRef.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelRef => ModelRef.decode(value),
+  },
 } as const;
 
 export interface RegistryServiceServer extends UntypedServiceImplementation {
@@ -2120,6 +2223,11 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
   getModel: handleUnaryCall<GetModelRequest, ModelInfo>;
   getModelVersion: handleUnaryCall<GetModelVersionRequest, ModelVersion>;
   setAlias: handleUnaryCall<SetAliasRequest, ModelInfo>;
+  /**
+   * The version a model reference (name, name@vN, name@alias) names now;
+   * NOT_FOUND when it names none. The gateway asks before queueing a job.
+   */
+  resolveModel: handleUnaryCall<ResolveModelRequest, ModelRef>;
 }
 
 export interface RegistryServiceClient extends Client {
@@ -2182,6 +2290,25 @@ export interface RegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ModelInfo) => void,
+  ): ClientUnaryCall;
+  /**
+   * The version a model reference (name, name@vN, name@alias) names now;
+   * NOT_FOUND when it names none. The gateway asks before queueing a job.
+   */
+  resolveModel(
+    request: ResolveModelRequest,
+    callback: (error: ServiceError | null, response: ModelRef) => void,
+  ): ClientUnaryCall;
+  resolveModel(
+    request: ResolveModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelRef) => void,
+  ): ClientUnaryCall;
+  resolveModel(
+    request: ResolveModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelRef) => void,
   ): ClientUnaryCall;
 }
 
