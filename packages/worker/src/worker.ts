@@ -340,6 +340,12 @@ export class Worker {
   }
 
   private idleWaiters: Array<() => void> = [];
+  /** Woken when the last running job has settled (drain waits on it). */
+  private noneRunningWaiters: Array<() => void> = [];
+
+  private noneRunning(): Promise<void> {
+    return this.running.size ? new Promise((r) => this.noneRunningWaiters.push(r)) : Promise.resolve();
+  }
 
   private async fetchFrom(kind: string, queue: string, key: string, want: number): Promise<void> {
     let got = 0;
@@ -553,6 +559,7 @@ export class Worker {
       if (softTimer) clearTimeout(softTimer);
       if (hardTimer) clearTimeout(hardTimer);
       this.running.delete(job.taskId);
+      if (!this.running.size) for (const w of this.noneRunningWaiters.splice(0)) w();
       // A finished task that a heartbeat showed leaves /v1/workers within a second, not at the next regular beat.
       if (this.announced.has(job.taskId)) this.announceSoon();
       if (limitKey) await this.limits.release(job.kind, limitKey, job.taskId).catch(() => undefined);
@@ -732,12 +739,15 @@ export class Worker {
     for (const s of this.streams) s.stop();
     for (const w of this.slotWaiters.splice(0)) w();
     for (const d of this.doorbells) d.unsubscribe();
-    const deadline = Date.now() + graceMs;
-    while (this.running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    let graceTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.noneRunning(), new Promise<void>((r) => (graceTimer = setTimeout(r, graceMs)))]);
+    clearTimeout(graceTimer);
     for (const r of this.running.values()) r.abort(new WorkerShutdownError());
-    while (this.running.size) await new Promise((r) => setTimeout(r, 20));
+    await this.noneRunning();
     // Outstanding fetches end within their 1 s expiry.
-    if (this.free < this.o.concurrency) await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise((r) => setTimeout(r, 1_500))]);
+    let fetchTimer: NodeJS.Timeout | undefined;
+    if (this.free < this.o.concurrency) await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), new Promise<void>((r) => (fetchTimer = setTimeout(r, 1_500)))]);
+    clearTimeout(fetchTimer);
     this.cancelSub?.unsubscribe();
     this.revocations?.stop();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
