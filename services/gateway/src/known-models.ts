@@ -63,12 +63,3 @@ export class KnownModels {
     this.found.set(key, this.clock.now() + this.ttlMs);
   }
 }
-
-const byRegistry = new WeakMap<RegistryServiceClient, KnownModels>();
-
-/** The model check of a registry client (one per client, made on first use). */
-export function knownModelsFor(registry: RegistryServiceClient, clock: Clock, logger: Logger): KnownModels {
-  let k = byRegistry.get(registry);
-  if (!k) byRegistry.set(registry, (k = new KnownModels(registry, clock, logger)));
-  return k;
-}

@@ -7,7 +7,7 @@ import { call } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { predictFields, predictPayload } from "../job-bodies";
 import { accepted, submitTask } from "../submit";
-import { knownModelsFor } from "../known-models";
+import { KnownModels } from "../known-models";
 import { JSON_TYPE } from "../task-view";
 import { checkInstances, jobOptions, jobOptionsShape, parseWith, readJsonObject } from "../validation";
 
@@ -25,6 +25,7 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   // The sync routes take up to MAX_INSTANCES rows in one body (never less than MAX_BODY_BYTES).
   const syncBodyLimit = Math.max(deps.config.MAX_BODY_BYTES, deps.config.MAX_PREDICT_BODY_BYTES);
+  const knownModels = new KnownModels(deps.registry, deps.clock, deps.logger);
 
   async function readRequest(c: Context<GatewayEnv>, limit = deps.config.MAX_BODY_BYTES) {
     const raw = await readJsonObject(c, limit);
@@ -36,7 +37,7 @@ export function predictRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   for (const kind of ["predict", "explain"] as const) {
     app.post(`/${kind}/async`, async (c) => {
       const { raw, b, instancesJson } = await readRequest(c);
-      await knownModelsFor(deps.registry, deps.clock, deps.logger).check(c.get("tenant"), b.model);
+      await knownModels.check(c.get("tenant"), b.model);
       const s = await submitTask(deps, c, { kind, payload: predictPayload(kind, b.model, instancesJson), options: jobOptions(b), body: raw });
       return accepted(deps, c, s);
     });
