@@ -1,6 +1,6 @@
 // @millrace/runtime: what every service shares — config, logging, typed
-// errors, clock, NATS topology and publishing, Postgres and migrations, gRPC
-// plumbing, health endpoints and shutdown.
+// errors, clock, bounded caches, NATS topology and publishing, Postgres and
+// migrations, gRPC plumbing, health endpoints and shutdown.
 export { loadConfig, baseConfigSchema, healthConfigShape, z } from "./config";
 export type { BaseConfig } from "./config";
 export { createLogger, redactUrl } from "./logger";
@@ -25,6 +25,8 @@ export {
   errorMessage,
 } from "./errors";
 export { systemClock, ManualClock } from "./clock";
+export { BoundedMap } from "./bounded-map";
+export type { BoundedMapOptions } from "./bounded-map";
 export type { Clock } from "./clock";
 export { Topology, ensureTopology, destroyTopology, JOB_KINDS, MAINTENANCE_ACTIONS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
 export type { JobKind, QueueName, TopologyOptions } from "./topology";

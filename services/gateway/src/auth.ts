@@ -4,7 +4,7 @@
 // HMAC verify plus claim checks per request is the gateway's biggest fixed cost.
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { UnauthorizedError, type Clock } from "@millrace/runtime";
+import { BoundedMap, UnauthorizedError, type Clock } from "@millrace/runtime";
 import type { GatewayEnv } from "./context";
 import type { RevocationCheck } from "./token-revocations";
 
@@ -64,7 +64,8 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
     throw new joseErrors.JOSEAlgNotAllowed("algorithm not allowed");
   };
   const max = opts.cacheSize ?? 10_000;
-  const cache = new Map<string, CacheEntry>();
+  // Least recently used out first: a hit is re-inserted.
+  const cache = new BoundedMap<string, CacheEntry>({ max, touch: true });
 
   return {
     get cacheEntries() {
@@ -74,10 +75,8 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       const now = opts.clock.now();
       const hit = cache.get(token);
       if (hit) {
-        cache.delete(token);
-        if (hit.expMs > now) {
-          // Re-insert so the Map's order stays least-recently-used first.
-          cache.set(token, hit);
+        if (hit.expMs <= now) cache.delete(token);
+        else {
           const revoked = opts.revocations?.reason(token, hit, now);
           if (revoked) throw new UnauthorizedError(revoked);
           return hit;
@@ -100,15 +99,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       const iatMs = typeof payload.iat === "number" ? payload.iat * 1000 : undefined;
       const revoked = opts.revocations?.reason(token, { ...principal, iatMs }, now);
       if (revoked) throw new UnauthorizedError(revoked);
-      if (max > 0) {
-        const expMs = (payload.exp as number) * 1000;
-        if (cache.size >= max) {
-          // Map keeps insertion order: the first key is the least recently used.
-          const oldest = cache.keys().next().value;
-          if (oldest !== undefined) cache.delete(oldest);
-        }
-        cache.set(token, { ...principal, expMs, iatMs });
-      }
+      cache.set(token, { ...principal, expMs: (payload.exp as number) * 1000, iatMs });
       return principal;
     },
   };

@@ -14,7 +14,7 @@
 //    take work while its workers are away; the worker reports a missing model
 //    as the task's FAILURE then.
 import type { RegistryServiceClient } from "@millrace/contracts";
-import { call, NotFoundError, type Clock, type Logger } from "@millrace/runtime";
+import { BoundedMap, call, NotFoundError, type Clock, type Logger } from "@millrace/runtime";
 
 export interface KnownModelsOptions {
   ttlMs?: number;
@@ -24,10 +24,9 @@ export interface KnownModelsOptions {
 
 export class KnownModels {
   // tenant \0 reference → clock time until which it counts as found.
-  private readonly found = new Map<string, number>();
+  private readonly found: BoundedMap<string, number>;
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
-  private readonly maxEntries: number;
 
   constructor(
     private readonly registry: RegistryServiceClient,
@@ -37,7 +36,7 @@ export class KnownModels {
   ) {
     this.ttlMs = opts.ttlMs ?? 30_000;
     this.timeoutMs = opts.timeoutMs ?? 2_000;
-    this.maxEntries = opts.maxEntries ?? 10_000;
+    this.found = new BoundedMap({ max: opts.maxEntries ?? 10_000 });
   }
 
   /** Throws NotFoundError (field `model`) when the registry says `ref` names no model of the tenant. */
@@ -54,11 +53,6 @@ export class KnownModels {
       }
       this.logger.warn({ model: ref, err: (err as Error).message }, "registry did not answer; job queued without a model check");
       return;
-    }
-    this.found.delete(key);
-    if (this.found.size >= this.maxEntries) {
-      const oldest = this.found.keys().next().value;
-      if (oldest !== undefined) this.found.delete(oldest);
     }
     this.found.set(key, this.clock.now() + this.ttlMs);
   }

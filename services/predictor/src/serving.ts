@@ -1,7 +1,7 @@
 import type { NatsConnection } from "nats";
 import type { Registry, ResolvedModel } from "@millrace/artifacts";
 import { loadModel, RowValidationError, type ExplainOptions, type LoadedModel } from "@millrace/ml";
-import { PayloadTooLargeError, ValidationError, type Clock, type Logger } from "@millrace/runtime";
+import { BoundedMap, PayloadTooLargeError, ValidationError, type Clock, type Logger } from "@millrace/runtime";
 import { ModelCache } from "./model-cache";
 
 export interface ServingOptions {
@@ -18,7 +18,8 @@ export interface ServingOptions {
  */
 export class Serving {
   readonly cache: ModelCache;
-  private readonly resolved = new Map<string, { model: ResolvedModel; at: number }>();
+  // Bounded: each model, version and alias asked for is a key, and tenants choose those.
+  private readonly resolved = new BoundedMap<string, { model: ResolvedModel; at: number }>({ max: 10_000 });
   private readonly loading = new Map<string, Promise<LoadedModel>>();
 
   constructor(
