@@ -53,6 +53,17 @@ export interface SpawnOpts {
   logDir: string;
 }
 
+const logsOpened = new Set<string>();
+
+/** The last `n` lines of a log, for an error message. */
+function logTail(file: string, n = 15): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
 /**
  * Starts a command as the leader of a new process group, so stop() can end it
  * together with whatever it forks (gunicorn and celery workers, tsx children).
@@ -60,7 +71,11 @@ export interface SpawnOpts {
 export function spawnGroup(name: string, cmd: string, args: string[], opts: SpawnOpts): Group {
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = join(opts.logDir, `${name}.log`);
-  const log = createWriteStream(logFile);
+  // The first start in a bench run truncates; later rounds append under a
+  // header, so a round that failed still has its log when the run ends.
+  const log = createWriteStream(logFile, { flags: logsOpened.has(logFile) ? "a" : "w" });
+  logsOpened.add(logFile);
+  log.write(`=== ${name} started ${new Date().toISOString()}: ${cmd} ${args.join(" ")}\n`);
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
@@ -110,7 +125,7 @@ export async function waitUntil(
   let dead: Group | undefined;
   for (const g of groups) void g.exited.then(() => (dead ??= g));
   while (Date.now() < deadline) {
-    if (dead) throw new Error(`${what}: ${dead.name} exited early (see ${dead.logFile})`);
+    if (dead) throw new Error(`${what}: ${dead.name} exited early (see ${dead.logFile}); its log ends:\n${logTail(dead.logFile)}`);
     try {
       if (await fn()) return;
     } catch {
