@@ -45,6 +45,8 @@ export interface Group {
   pgid: number;
   exited: Promise<number | null>;
   logFile: string;
+  /** Settles once the child's output is all in logFile (its pipes closed and the file flushed). */
+  logged: Promise<void>;
 }
 
 export interface SpawnOpts {
@@ -82,8 +84,12 @@ export function spawnGroup(name: string, cmd: string, args: string[], opts: Spaw
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // end: false, and the log ended once both pipes have closed: with the
+  // default, the first pipe to end closed the file and dropped the other's
+  // last lines, often the error that explains an exit.
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const logged = new Promise<void>((resolve) => child.once("close", () => log.end(resolve)));
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : null)));
     child.on("error", (err) => {
@@ -94,7 +100,7 @@ export function spawnGroup(name: string, cmd: string, args: string[], opts: Spaw
   if (child.pid === undefined) throw new Error(`${name}: could not spawn ${cmd}`);
   // detached means a new session, hence a new autogroup that starts at nice 0.
   setAutogroupNice(child.pid);
-  return { name, child, pgid: child.pid, exited, logFile };
+  return { name, child, pgid: child.pid, exited, logFile, logged };
 }
 
 /** SIGTERM to the whole group, then SIGKILL if it has not gone within graceMs. */
@@ -125,7 +131,11 @@ export async function waitUntil(
   let dead: Group | undefined;
   for (const g of groups) void g.exited.then(() => (dead ??= g));
   while (Date.now() < deadline) {
-    if (dead) throw new Error(`${what}: ${dead.name} exited early (see ${dead.logFile}); its log ends:\n${logTail(dead.logFile)}`);
+    if (dead) {
+      // The exit can come before the last output is written; a grandchild holding the pipe open bounds the wait.
+      await Promise.race([dead.logged, sleep(1000)]);
+      throw new Error(`${what}: ${dead.name} exited early (see ${dead.logFile}); its log ends:\n${logTail(dead.logFile)}`);
+    }
     try {
       if (await fn()) return;
     } catch {
