@@ -1,7 +1,7 @@
 // Starts Millrace services as separate OS processes for end-to-end and
 // failure tests, each run in its own namespace and database.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -15,10 +15,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export type ServiceName = "status" | "gateway" | "trainer" | "predictor" | "scheduler";
 
 
+// Each token carries its own jti: without it, two tokens for one tenant signed
+// in the same second were byte-identical, so revoking one revoked the other.
 export function signToken(secret: string, claims: Record<string, unknown>): string {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
   const head = b64({ alg: "HS256", typ: "JWT" });
-  const body = b64({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims });
+  const body = b64({ exp: Math.floor(Date.now() / 1000) + 3600, jti: randomUUID(), ...claims });
   return `${head}.${body}.${createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url")}`;
 }
 
