@@ -4,9 +4,9 @@
 // logs prefixed. `--demo` then drives upload → train → predict through the
 // API and prints what happened, leaving the stack running.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { freePort, reachable } from "@millrace/runtime";
+import { freePort, reachable, signHs256Token } from "@millrace/runtime";
 import { serveEmbeddedPostgres } from "./embedded-postgres";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -88,11 +88,7 @@ async function ensurePostgres(): Promise<string> {
 }
 
 function devToken(secret: string, tenant: string): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const head = b64({ alg: "HS256", typ: "JWT" });
-  const body = b64({ sub: tenant, tenant, exp: Math.floor(Date.now() / 1000) + 7 * 24 * 3600 });
-  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
-  return `${head}.${body}.${sig}`;
+  return signHs256Token(secret, { sub: tenant, tenant, exp: Math.floor(Date.now() / 1000) + 7 * 24 * 3600 });
 }
 
 async function main(): Promise<void> {

@@ -1,12 +1,12 @@
 // Starts Millrace services as separate OS processes for end-to-end and
 // failure tests, each run in its own namespace and database.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dropDatabase, freePort, reachable } from "@millrace/runtime";
+import { dropDatabase, freePort, reachable, signHs256Token } from "@millrace/runtime";
 
 export { freePort };
 import { testDatabaseUrl, testNatsUrl, waitFor } from "@millrace/testkit";
@@ -18,10 +18,7 @@ export type ServiceName = "status" | "gateway" | "trainer" | "predictor" | "sche
 // Each token carries its own jti: without it, two tokens for one tenant signed
 // in the same second were byte-identical, so revoking one revoked the other.
 export function signToken(secret: string, claims: Record<string, unknown>): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const head = b64({ alg: "HS256", typ: "JWT" });
-  const body = b64({ exp: Math.floor(Date.now() / 1000) + 3600, jti: randomUUID(), ...claims });
-  return `${head}.${body}.${createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url")}`;
+  return signHs256Token(secret, { exp: Math.floor(Date.now() / 1000) + 3600, jti: randomUUID(), ...claims });
 }
 
 export interface Stack {

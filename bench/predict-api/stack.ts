@@ -5,12 +5,12 @@
 // database and the namespace's streams.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "nats";
-import { destroyTopology, dropDatabase, freePort, reachable, Topology } from "@millrace/runtime";
+import { destroyTopology, dropDatabase, freePort, reachable, signHs256Token, Topology } from "@millrace/runtime";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export type ServiceName = "status" | "gateway" | "trainer" | "predictor" | "scheduler";
@@ -76,10 +76,7 @@ export async function startBenchStack(opts: StackOptions = {}): Promise<BenchSta
   };
   const url = `http://127.0.0.1:${port}`;
   const tenant = "bench";
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const head = b64({ alg: "HS256", typ: "JWT" });
-  const body = b64({ sub: `user-${tenant}`, tenant, exp: Math.floor(Date.now() / 1000) + 6 * 3600 });
-  const token = `${head}.${body}.${createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url")}`;
+  const token = signHs256Token(secret, { sub: `user-${tenant}`, tenant, exp: Math.floor(Date.now() / 1000) + 6 * 3600 });
 
   const procs: ChildProcess[] = [];
   const logs = new Map<string, string[]>();

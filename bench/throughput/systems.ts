@@ -1,11 +1,11 @@
 // The four systems under test: how to start each one, what to submit, how to
 // read a task's state, and how to stop it.
 import { spawnSync } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, reachable } from "@millrace/runtime";
+import { freePort, reachable, signHs256Token } from "@millrace/runtime";
 import type { PollSpec, SubmitSpec } from "./driver";
 import { httpStatus, spawnGroup, startPostgres, startRedis, stopGroup, waitUntil, type Group } from "./procs";
 
@@ -163,15 +163,6 @@ export const bare: SystemDef = {
   },
 };
 
-const b64url = (s: string | Buffer) => Buffer.from(s).toString("base64url");
-
-/** HS256 JWT, signed here so the bench needs no JWT library. */
-export function signJwt(secret: string, claims: Record<string, unknown>): string {
-  const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
-  return `${head}.${body}.${sig}`;
-}
 
 /** 200 rows of y = 2*x1 - x2 + noise, deterministic. */
 function trainingCsv(rows = 200): string {
@@ -270,7 +261,7 @@ export const millrace: SystemDef = {
       if (sharedDb) psql(`drop database if exists "${db}" with (force)`);
     };
     const origin = `http://127.0.0.1:${port}`;
-    const token = signJwt(secret, { sub: "bench", tenant: "bench", exp: Math.floor(Date.now() / 1000) + 3600 });
+    const token = signHs256Token(secret, { sub: "bench", tenant: "bench", exp: Math.floor(Date.now() / 1000) + 3600 });
     const auth = { authorization: `Bearer ${token}` };
     const headers = { ...auth, ...JSON_HEADERS };
     try {

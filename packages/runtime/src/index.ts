@@ -37,6 +37,7 @@ export { connectPostgres, ensureDatabase, dropDatabase, inTransaction, migrate }
 export type { Pool, PoolClient } from "./postgres";
 export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fromServiceError, errorFromCode, GRPC_CHANNEL_OPTIONS } from "./grpc";
 export { grpcClientOptions, requireServiceToken } from "./service-token";
+export { signHs256Token } from "./bearer-token";
 export { mirrorKv } from "./kv-mirror";
 export { startHealthServer, readiness } from "./health";
 export type { ReadinessCheck } from "./health";

@@ -3,9 +3,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { SignJWT, exportJWK, generateKeyPair, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ManualClock, UnauthorizedError, createLogger } from "@millrace/runtime";
+import { ManualClock, UnauthorizedError, createLogger, signHs256Token } from "@millrace/runtime";
 import { uniqueName } from "@millrace/testkit";
 import { buildApp, createAuthenticator, gatewayConfigSchema } from "../src/main";
 import { SECRET, createHarness, requester, token, type Harness } from "./harness";
@@ -53,6 +53,17 @@ describe("authentication", () => {
       ["JWT_AUDIENCE", "required with JWKS_URL"],
     ]);
     expect(gatewayConfigSchema.safeParse({ ...base, JWT_ISSUER: "https://idp.example/", JWT_AUDIENCE: "millrace" }).success).toBe(true);
+  });
+
+  it("accepts the tokens runtime's signHs256Token makes (the dev runner's, the harness's, the benches'), and only with the right secret", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const signed = signHs256Token(SECRET, { sub: "u1", tenant: "t1", exp });
+    const { payload, protectedHeader } = await jwtVerify(signed, new TextEncoder().encode(SECRET), { algorithms: ["HS256"] });
+    expect(protectedHeader).toEqual({ alg: "HS256", typ: "JWT" });
+    expect(payload).toEqual({ sub: "u1", tenant: "t1", exp });
+    expect((await h.app.request("/v1/tasks", { headers: { authorization: `Bearer ${signed}` } })).status).toBe(200);
+    const forged = signHs256Token("another-secret-entirely-0123456789", { sub: "u1", tenant: "t1", exp });
+    expect((await h.app.request("/v1/tasks", { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
   });
 
   it("health endpoints need no token", async () => {
