@@ -1,5 +1,5 @@
 import { headers, type JetStreamClient, type NatsConnection, type PubAck } from "nats";
-import { Job, TaskEvent, TaskEventBatch } from "@millrace/contracts";
+import { Job, TaskEvent, TaskEventBatch, encodeMessage } from "@millrace/contracts";
 import { DependencyUnavailableError } from "./errors";
 import type { Topology } from "./topology";
 
@@ -44,7 +44,7 @@ export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: 
   return publishWithRetry(
     js,
     topo.jobSubject(job.kind, job.queue),
-    Job.encode(job).finish(),
+    encodeMessage(Job, job),
     opts.republish === "lost" ? `${jobMessageId(job)}:a${job.attemptBase}` : jobMessageId(job),
     `job ${job.taskId}`,
     opts.attempts ?? 3,
@@ -60,7 +60,7 @@ export function publishJob(js: JetStreamClient, topo: Topology, job: Job, opts: 
  * when the connection is closed. `encoded` is Job.encode(job) when the caller
  * has it already (the gateway stores the same bytes in the row).
  */
-export function publishJobUnacked(nc: NatsConnection, topo: Topology, job: Job, encoded: Uint8Array = Job.encode(job).finish()): void {
+export function publishJobUnacked(nc: NatsConnection, topo: Topology, job: Job, encoded: Uint8Array = encodeMessage(Job, job)): void {
   publishUnacked(nc, topo.jobSubject(job.kind, job.queue), encoded, jobMessageId(job));
 }
 
@@ -103,7 +103,7 @@ export function publishEvent(js: JetStreamClient, topo: Topology, ev: TaskEvent,
 /** The encoded event with its id filled in, for callers that batch or size events. */
 export function encodeEvent(ev: TaskEvent): { eventId: string; data: Uint8Array } {
   const withId = withEventId(ev);
-  return { eventId: withId.eventId, data: TaskEvent.encode(withId).finish() };
+  return { eventId: withId.eventId, data: encodeMessage(TaskEvent, withId) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Job } from "@millrace/contracts";
+import { Job, encodeMessage } from "@millrace/contracts";
 import type { Pool, PoolClient } from "@millrace/runtime";
 
 // A PENDING row sets these columns; the table's defaults fill the rest
@@ -15,7 +15,7 @@ export interface Pending {
 }
 
 /** The PENDING row of a job, as the insert reads it. */
-export function pendingRecord(job: Job, nowMs: number, encoded: Uint8Array = Job.encode(job).finish()): Record<string, unknown> {
+export function pendingRecord(job: Job, nowMs: number, encoded: Uint8Array = encodeMessage(Job, job)): Record<string, unknown> {
   return {
     task_id: job.taskId,
     tenant: job.tenant,

@@ -8,7 +8,7 @@
 // Nothing is created or published before validation passes.
 import { createHash, randomUUID } from "node:crypto";
 import type { Context } from "hono";
-import { Job, type Task } from "@millrace/contracts";
+import { Job, encodeMessage, type Task } from "@millrace/contracts";
 import {
   DependencyUnavailableError,
   IdempotencyConflictError,
@@ -75,7 +75,7 @@ export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec
   };
 
   // Encoded once: the row stores these bytes and the publish sends them.
-  const encoded = Job.encode(job).finish();
+  const encoded = encodeMessage(Job, job);
   // The task could not be recorded (Postgres is down or refused it): 503, nothing published.
   const recorded = await unavailableOnFailure(deps.submissions.record(job, key ? { key, requestHash: hash } : undefined, encoded), "the task could not be recorded (database unavailable); retry later");
   if (recorded.conflict) {

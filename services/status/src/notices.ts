@@ -1,5 +1,5 @@
 import type { NatsConnection } from "nats";
-import { Task, TaskChangedBatch, type TaskState } from "@millrace/contracts";
+import { Task, TaskChangedBatch, encodeMessage, type TaskState } from "@millrace/contracts";
 import { isTerminal, type Topology } from "@millrace/runtime";
 import { isParentKind } from "./orchestrator";
 import type { TaskRow } from "./projection";
@@ -27,7 +27,7 @@ export function announceChanges(nc: NatsConnection, topo: Topology, rows: Iterab
   let bytes = 0;
   const flush = () => {
     if (!taskIds.length) return;
-    nc.publish(topo.changedBatch, TaskChangedBatch.encode({ taskIds, states, finished }).finish());
+    nc.publish(topo.changedBatch, encodeMessage(TaskChangedBatch, { taskIds, states, finished }));
     taskIds = [];
     states = [];
     finished = [];
@@ -37,7 +37,7 @@ export function announceChanges(nc: NatsConnection, topo: Topology, rows: Iterab
     let task = NONE;
     if (isTerminal(row.state) && !isParentKind(row.kind)) {
       const t = toTask(row);
-      if (t.resultJson.length <= NOTICE_RESULT_MAX_BYTES) task = Task.encode(t).finish();
+      if (t.resultJson.length <= NOTICE_RESULT_MAX_BYTES) task = encodeMessage(Task, t);
     }
     if (taskIds.length && bytes + task.length > NOTICE_BATCH_MAX_BYTES) flush();
     taskIds.push(row.taskId);
