@@ -26,6 +26,7 @@ export {
 } from "./errors";
 export { systemClock, ManualClock } from "./clock";
 export { BoundedMap } from "./bounded-map";
+export { isoTime } from "./iso-time";
 export type { BoundedMapOptions } from "./bounded-map";
 export type { Clock } from "./clock";
 export { Topology, ensureTopology, destroyTopology, JOB_KINDS, MAINTENANCE_ACTIONS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";

@@ -1,5 +1,5 @@
 import { Job, encodeMessage } from "@millrace/contracts";
-import type { Pool, PoolClient } from "@millrace/runtime";
+import { isoTime, type Pool, type PoolClient } from "@millrace/runtime";
 
 // A PENDING row sets these columns; the table's defaults fill the rest
 // (state-dependent columns stay null until the projection writes them).
@@ -25,9 +25,9 @@ export function pendingRecord(job: Job, nowMs: number, encoded: Uint8Array = enc
     generation: job.generation,
     attempt: job.attemptBase,
     parent_id: job.parentId || null,
-    created_at: new Date(job.createdAtMs || nowMs).toISOString(),
+    created_at: isoTime(job.createdAtMs || nowMs),
     // The reconciler's clock: a row still PENDING this long after it was written is republished.
-    updated_at: new Date(nowMs).toISOString(),
+    updated_at: isoTime(nowMs),
     job: Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString("base64"),
   };
 }

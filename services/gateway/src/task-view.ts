@@ -1,7 +1,7 @@
 // The JSON users see for a task: snake_case, ISO timestamps, the result parsed
 // from the status service's JSON bytes.
 import type { Progress, Task, TaskError } from "@millrace/contracts";
-import { stateName } from "@millrace/runtime";
+import { isoTime, stateName } from "@millrace/runtime";
 
 export interface TaskLinks {
   status_url: string;
@@ -15,7 +15,8 @@ export function taskLinks(taskId: string): TaskLinks {
   return { status_url: base, result_url: `${base}/result`, cancel_url: `${base}/cancel`, events_url: `${base}/events` };
 }
 
-const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
+/** A timestamp field of the API: ISO text, or null for 0 (not yet). */
+export const iso = (ms: number): string | null => (ms > 0 ? isoTime(ms) : null);
 
 function progressJson(p: Progress | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = { percent: p?.percent ?? 0, message: p?.message ?? "" };

@@ -1,5 +1,5 @@
 import { Job, TaskState, type Task } from "@millrace/contracts";
-import { BoundedMap, GoneError, isTerminal, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
+import { BoundedMap, GoneError, isoTime, isTerminal, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
 import type { TaskRow } from "./projection";
 
 const COLUMNS =
@@ -40,7 +40,7 @@ interface DbRow {
 }
 
 const ms = (d: Date | null) => (d ? d.getTime() : null);
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+const iso = (t: number | null) => (t === null ? null : isoTime(t));
 
 export function fromDb(r: DbRow): TaskRow {
   return {
@@ -290,7 +290,7 @@ export class TaskStore {
 
   private records(rows: TaskRow[]): string {
     // The injected clock, as everywhere else (the reconciler compares updated_at with it).
-    const updatedAt = new Date(this.clock.now()).toISOString();
+    const updatedAt = isoTime(this.clock.now());
     return JSON.stringify(rows.map((r) => toRecord(r, updatedAt)));
   }
 

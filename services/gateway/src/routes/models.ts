@@ -3,9 +3,8 @@ import { Hono } from "hono";
 import type { ModelInfo, ModelVersion } from "@millrace/contracts";
 import { ValidationError, call, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
+import { iso } from "../task-view";
 import { NAME_RE, parseWith, readJsonObject } from "../validation";
-
-const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
 
 export function versionJson(v: ModelVersion): Record<string, unknown> {
   return {

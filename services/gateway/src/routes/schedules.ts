@@ -7,14 +7,12 @@ import type { Schedule, ScheduleRun } from "@millrace/contracts";
 import { NotFoundError, QUEUES, ValidationError, call, isJobKind, isQueue, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { schedulePayload, schedulePayloadView } from "../job-bodies";
-import { taskLinks } from "../task-view";
+import { iso, taskLinks } from "../task-view";
 import { parseWith, queryInt, readJsonObject } from "../validation";
 
 // The scheduler's own rule for names.
 const SCHEDULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const scheduleNameSchema = z.string().regex(SCHEDULE_NAME_RE, "letters, digits, '.', '_' or '-', at most 100, starting with a letter or digit");
-
-const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
 
 const CRON_FIELD = /^[0-9A-Za-z*?/,#LW-]+$/;
 const cronSchema = z.string().refine((s) => {
