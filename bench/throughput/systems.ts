@@ -163,7 +163,6 @@ export const bare: SystemDef = {
   },
 };
 
-
 /** 200 rows of y = 2*x1 - x2 + noise, deterministic. */
 function trainingCsv(rows = 200): string {
   let seed = 42;

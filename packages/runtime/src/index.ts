@@ -26,8 +26,8 @@ export {
 } from "./errors";
 export { systemClock, ManualClock } from "./clock";
 export { BoundedMap } from "./bounded-map";
-export { isoTime } from "./iso-time";
 export type { BoundedMapOptions } from "./bounded-map";
+export { isoTime } from "./iso-time";
 export type { Clock } from "./clock";
 export { Topology, ensureTopology, destroyTopology, JOB_KINDS, MAINTENANCE_ACTIONS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
 export type { JobKind, QueueName, TopologyOptions } from "./topology";

@@ -8,7 +8,7 @@
 // long-poll until the task is terminal.
 import { Hono, type Context } from "hono";
 import { TaskState, type Task } from "@millrace/contracts";
-import { ConflictError, GoneError, ValidationError, call, isJobKind, isTerminal, stateFromName, stateName, z } from "@millrace/runtime";
+import { ConflictError, GoneError, ValidationError, call, isJobKind, isoTime, isTerminal, stateFromName, stateName, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { errorBody } from "../errors";
 import { taskEvents } from "../sse";
@@ -95,7 +95,7 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
           cron: s.cron || undefined,
           interval_seconds: s.intervalSeconds || undefined,
           timezone: s.timezone || undefined,
-          next_fire_at: new Date(s.nextFireAtMs).toISOString(),
+          next_fire_at: isoTime(s.nextFireAtMs),
         })),
       retries: retries.tasks
         .filter((t) => t.nextAttemptAtMs > 0)
@@ -104,7 +104,7 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
           type: t.kind,
           queue: t.queue,
           attempts: t.attempts,
-          next_attempt_at: new Date(t.nextAttemptAtMs).toISOString(),
+          next_attempt_at: isoTime(t.nextAttemptAtMs),
           error: errorJson(t.error),
         })),
       next_cursor: retries.nextCursor || null,

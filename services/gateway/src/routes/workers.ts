@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import type { KV } from "nats";
 import { WorkerHeartbeat } from "@millrace/contracts";
-import { DependencyUnavailableError } from "@millrace/runtime";
+import { DependencyUnavailableError, isoTime } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 
 export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
@@ -48,8 +48,8 @@ export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         failed: hb.failed,
         rss_bytes: hb.rssBytes,
         heap_used_bytes: hb.heapUsedBytes,
-        started_at: hb.startedAtMs ? new Date(hb.startedAtMs).toISOString() : null,
-        last_seen: new Date(hb.atMs || e.created.getTime()).toISOString(),
+        started_at: hb.startedAtMs ? isoTime(hb.startedAtMs) : null,
+        last_seen: isoTime(hb.atMs || e.created.getTime()),
       });
     }
     workers.sort((a, b) => a.id.localeCompare(b.id));
