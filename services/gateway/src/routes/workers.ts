@@ -7,6 +7,7 @@ import type { KV } from "nats";
 import { WorkerHeartbeat } from "@millrace/contracts";
 import { DependencyUnavailableError, isoTime } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
+import { iso } from "../task-view";
 
 export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
@@ -48,7 +49,7 @@ export function workerRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         failed: hb.failed,
         rss_bytes: hb.rssBytes,
         heap_used_bytes: hb.heapUsedBytes,
-        started_at: hb.startedAtMs ? isoTime(hb.startedAtMs) : null,
+        started_at: iso(hb.startedAtMs),
         last_seen: isoTime(hb.atMs || e.created.getTime()),
       });
     }
