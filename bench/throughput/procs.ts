@@ -168,14 +168,38 @@ export function redisPing(port: number): Promise<boolean> {
 }
 
 /** A private, non-persistent redis-server on a spare port. */
-export async function startRedis(name: string, logDir: string, cwd: string): Promise<{ group: Group; port: number }> {
+/**
+ * A private Redis on a spare port. By default it keeps nothing on disk, as
+ * the peers were first measured. `aof` turns on the append-only file in a
+ * temp dir with that fsync policy: "always" fsyncs before a write is answered
+ * (what Millrace's group-committed PENDING row gives a 202), "everysec" once a
+ * second in the background (Redis's recommended durable setting; up to a
+ * second of accepted jobs can be lost).
+ */
+export async function startRedis(
+  name: string,
+  logDir: string,
+  cwd: string,
+  aof?: "always" | "everysec",
+): Promise<{ group: Group; port: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const group = spawnGroup(name, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+  const dir = aof ? mkdtempSync(join(os.tmpdir(), "mr-bench-redis-")) : undefined;
+  const persistence = dir ? ["--appendonly", "yes", "--appendfsync", aof!, "--dir", dir] : ["--appendonly", "no"];
+  const group = spawnGroup(name, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence], {
     cwd,
     logDir,
   });
-  await waitUntil(`${name} on :${port}`, () => redisPing(port), 10_000, [group]);
-  return { group, port };
+  const stop = async () => {
+    await stopGroup(group);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntil(`${name} on :${port}`, () => redisPing(port), 10_000, [group]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { group, port, stop };
 }
 
 /** Debian's PostgreSQL server binaries, newest major first; undefined when none are installed. */

@@ -290,7 +290,7 @@ if (opts.rounds > 1) {
   console.log("");
   console.log(`jobs/s to terminal in each round (the table shows each system's median round; an odd --rounds makes it a real round):`);
   for (const key of opts.systems) {
-    console.log(`  ${key.padEnd(9)} ${allRows.filter((r) => r.key === key).map((r) => (r.result ? fmt(r.result.jobsPerSec) : "-")).join(", ")}`);
+    console.log(`  ${key.padEnd(14)} ${allRows.filter((r) => r.key === key).map((r) => (r.result ? fmt(r.result.jobsPerSec) : "-")).join(", ")}`);
   }
 }
 
