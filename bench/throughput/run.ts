@@ -3,7 +3,7 @@
 // measure, stop, then the next. Run from the workspace root:
 //
 //   npx tsx bench/throughput/run.ts [--jobs 20000] [--warmup 1000] [--concurrency 64]
-//                                   [--systems celery,bullmq,bare,millrace] [--poll-interval 20]
+//                                   [--systems celery,bullmq,bare,millrace (or bullmq-aof, bullmq-aof-sec)] [--poll-interval 20]
 //                                   [--timeout 180] [--quiet-wait 10] [--nice -10] [--wrk-check]
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
