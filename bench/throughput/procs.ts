@@ -167,7 +167,6 @@ export function redisPing(port: number): Promise<boolean> {
   });
 }
 
-/** A private, non-persistent redis-server on a spare port. */
 /**
  * A private Redis on a spare port. By default it keeps nothing on disk, as
  * the peers were first measured. `aof` turns on the append-only file in a
