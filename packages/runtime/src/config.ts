@@ -38,6 +38,16 @@ export const baseConfigSchema = z.object({
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;
 
+/** "a, b,,c" → ["a", "b", "c"]: a comma-separated setting, blanks dropped. */
+export const commaList = (s: string): string[] =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** A comma-separated list setting (queues, kinds, backends, tenants). */
+export const listSetting = (defaultValue: string) => z.string().default(defaultValue).transform(commaList);
+
 /** The health server's settings (spread into a back-end service's schema); each service has its own default port. */
 export function healthConfigShape(defaultPort: number) {
   return {

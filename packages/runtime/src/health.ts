@@ -1,4 +1,6 @@
 import { createServer, type Server } from "node:http";
+import type { NatsConnection } from "nats";
+import type { Pool } from "./postgres";
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -26,6 +28,23 @@ export function startHealthServer(port: number, checks: Record<string, Readiness
       resolve({ server, port: typeof addr === "object" && addr ? addr.port : port });
     });
   });
+}
+
+/**
+ * A back-end service's /readyz checks: its NATS connection (open, and a
+ * round trip to the server) and its Postgres pool. A closed connection fails
+ * at once; one that is reconnecting fails on readiness's timeout.
+ */
+export function infrastructureChecks(nc: NatsConnection, pool: Pool): Record<string, ReadinessCheck> {
+  return {
+    nats: async () => {
+      if (nc.isClosed()) throw new Error("nats connection closed");
+      await nc.flush();
+    },
+    postgres: async () => {
+      await pool.query("select 1");
+    },
+  };
 }
 
 export async function readiness(checks: Record<string, ReadinessCheck>, timeoutMs = 2_000): Promise<{ ready: boolean; checks: Record<string, string> }> {

@@ -1,7 +1,7 @@
 // @millrace/runtime: what every service shares — config, logging, typed
 // errors, clock, bounded caches, NATS topology and publishing, Postgres and
 // migrations, gRPC plumbing, health endpoints and shutdown.
-export { loadConfig, baseConfigSchema, healthConfigShape, z } from "./config";
+export { loadConfig, baseConfigSchema, healthConfigShape, commaList, listSetting, z } from "./config";
 export type { BaseConfig } from "./config";
 export { createLogger, redactUrl } from "./logger";
 export type { Logger } from "./logger";
@@ -40,7 +40,7 @@ export { grpc, unary, call, startGrpcServer, stopGrpcServer, toServiceError, fro
 export { grpcClientOptions, requireServiceToken } from "./service-token";
 export { signHs256Token } from "./bearer-token";
 export { mirrorKv } from "./kv-mirror";
-export { startHealthServer, readiness } from "./health";
+export { startHealthServer, readiness, infrastructureChecks } from "./health";
 export type { ReadinessCheck } from "./health";
 export { onShutdown } from "./shutdown";
 export { publishJob, publishJobUnacked, publishEvent, publishEncodedEvent, publishEncodedUnacked, publishEventBatch, encodeEvent, decodeEvents, jobEvent, publishDeadLetter, jobMessageId, eventId } from "./publish";

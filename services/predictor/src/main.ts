@@ -2,6 +2,8 @@ import { Registry } from "@millrace/artifacts";
 import { PredictorServiceService, RegistryServiceService, StatusServiceClient } from "@millrace/contracts";
 import { initBackend } from "@millrace/ml";
 import {
+  infrastructureChecks,
+  listSetting,
   baseConfigSchema,
   healthConfigShape,
   connectInfrastructure,
@@ -26,24 +28,18 @@ import { predictorService, registryService } from "./grpc-services";
 import { jobHandlers } from "./jobs";
 import { Serving } from "./serving";
 
-const list = (s: string) =>
-  s
-    .split(",")
-    .map((x) => x.trim())
-    .filter(Boolean);
-
 export const configSchema = baseConfigSchema.extend({
   PREDICTOR_LISTEN: z.string().default("127.0.0.1:50052"),
   ...healthConfigShape(8082),
-  PREDICTOR_QUEUES: z.string().default("default,high,batch").transform(list),
-  PREDICTOR_KINDS: z.string().default("predict,explain").transform(list),
+  PREDICTOR_QUEUES: listSetting("default,high,batch"),
+  PREDICTOR_KINDS: listSetting("predict,explain"),
   PREDICTOR_CONCURRENCY: z.coerce.number().int().positive().default(64),
   // Predictions are short: a continuous pull per consumer ("stream") suits them.
   PREDICTOR_PULL_MODE: z.enum(["stream", "slots"]).default("stream"),
   MODEL_CACHE_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   MODEL_RESOLVE_TTL_MS: z.coerce.number().int().positive().default(5_000),
   MAX_INSTANCES: z.coerce.number().int().positive().default(10_000),
-  ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
+  ML_BACKENDS: listSetting("tensorflow,wasm,cpu"),
   ...workerConfigShape,
 });
 export type PredictorConfig = z.infer<typeof configSchema>;
@@ -93,14 +89,7 @@ export async function startPredictor(config: PredictorConfig, deps: { clock?: Cl
   server.addService(PredictorServiceService, requireServiceToken(PredictorServiceService, predictorService(serving, backend.backend), config.GRPC_SERVICE_TOKEN));
   server.addService(RegistryServiceService, requireServiceToken(RegistryServiceService, registryService(registry), config.GRPC_SERVICE_TOKEN));
   const grpcPort = await startGrpcServer(server, config.PREDICTOR_LISTEN);
-  const health = await startHealthServer(config.HEALTH_PORT, {
-    nats: async () => {
-      await nc.flush();
-    },
-    postgres: async () => {
-      await pool.query("select 1");
-    },
-  }, config.HEALTH_HOST);
+  const health = await startHealthServer(config.HEALTH_PORT, infrastructureChecks(nc, pool), config.HEALTH_HOST);
   logger.info({ grpc_port: grpcPort, health_port: health.port, worker_id: worker.workerId }, "predictor ready");
   return {
     grpcPort,

@@ -4,6 +4,8 @@
 import { hostname } from "node:os";
 import { SchedulerServiceService, StatusServiceClient } from "@millrace/contracts";
 import {
+  infrastructureChecks,
+  listSetting,
   grpcClientOptions,
   requireServiceToken,
   Topology,
@@ -46,11 +48,7 @@ export const configSchema = baseConfigSchema
     SCHEDULER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
     // Tenants seeded with the default schedules (comma-separated); the first also
     // serves requests that name no tenant.
-    SCHEDULES_TENANT: z
-      .string()
-      .default("system")
-      .transform((v) => v.split(",").map((t) => t.trim()).filter(Boolean))
-      .refine((ts) => ts.length > 0, "name at least one tenant"),
+    SCHEDULES_TENANT: listSetting("system").refine((ts) => ts.length > 0, "name at least one tenant"),
     // A fire later than this (leader hand-over, restart) is "missed" and follows the schedule's catch-up policy.
     MISFIRE_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
     RUN_POLL_MS: z.coerce.number().int().min(50).default(5_000),
@@ -111,19 +109,7 @@ export async function startScheduler(config: SchedulerConfig, deps: { clock?: Cl
     requireServiceToken(SchedulerServiceService, createSchedulerService({ store, firing, clock, logger, defaultTenant: config.SCHEDULES_TENANT[0], isLeader: () => loop.isLeader, maxPerTenant: config.SCHEDULES_MAX_PER_TENANT }), config.GRPC_SERVICE_TOKEN),
   );
   const grpcPort = await startGrpcServer(server, config.SCHEDULER_GRPC_ADDR);
-  const health = await startHealthServer(
-    config.HEALTH_PORT,
-    {
-      nats: async () => {
-        if (nc.isClosed()) throw new Error("nats connection closed");
-        await nc.flush();
-      },
-      postgres: async () => {
-        await pool.query("select 1");
-      },
-    },
-    config.HEALTH_HOST,
-  );
+  const health = await startHealthServer(config.HEALTH_PORT, infrastructureChecks(nc, pool), config.HEALTH_HOST);
   await loop.start();
   logger.info({ grpc_port: grpcPort, health_port: health.port, lease_ttl_ms: config.LEASE_TTL_MS }, "scheduler started");
 

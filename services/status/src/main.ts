@@ -1,5 +1,6 @@
 import { StatusServiceService } from "@millrace/contracts";
 import {
+  infrastructureChecks,
   baseConfigSchema,
   healthConfigShape,
   connectInfrastructure,
@@ -86,14 +87,7 @@ export async function startStatus(config: StatusConfig, deps: { clock?: Clock; l
   const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
   server.addService(StatusServiceService, requireServiceToken(StatusServiceService, statusService({ nc, js, pool, topo, store, feed, submissions, canceller, clock, logger, projection }), config.GRPC_SERVICE_TOKEN));
   const grpcPort = await startGrpcServer(server, config.STATUS_LISTEN);
-  const health = await startHealthServer(config.HEALTH_PORT, {
-    nats: async () => {
-      await nc.flush();
-    },
-    postgres: async () => {
-      await pool.query("select 1");
-    },
-  }, config.HEALTH_HOST);
+  const health = await startHealthServer(config.HEALTH_PORT, infrastructureChecks(nc, pool), config.HEALTH_HOST);
   logger.info({ grpc_port: grpcPort, health_port: health.port, namespace: topo.ns || "(default)" }, "status service ready");
 
   return {

@@ -2,6 +2,8 @@ import { DatasetStore, Registry } from "@millrace/artifacts";
 import { StatusServiceClient } from "@millrace/contracts";
 import { initBackend, TrainingPool } from "@millrace/ml";
 import {
+  infrastructureChecks,
+  listSetting,
   baseConfigSchema,
   healthConfigShape,
   connectInfrastructure,
@@ -24,23 +26,17 @@ import { handleForecast, handleTrainProduct } from "./forecasting";
 import { handlePipeline, handleTrain, type TrainingDeps } from "./training";
 import { validateModels } from "./validation";
 
-const list = (s: string) =>
-  s
-    .split(",")
-    .map((x) => x.trim())
-    .filter(Boolean);
-
 export const configSchema = baseConfigSchema.extend({
   ...healthConfigShape(8084),
-  TRAINER_QUEUES: z.string().default("default,high,batch").transform(list),
-  TRAINER_KINDS: z.string().default("train,pipeline,forecast,train_product,maintenance").transform(list),
+  TRAINER_QUEUES: listSetting("default,high,batch"),
+  TRAINER_KINDS: listSetting("train,pipeline,forecast,train_product,maintenance"),
   TRAINER_CONCURRENCY: z.coerce.number().int().positive().default(2),
   TRAINING_THREADS: z.coerce.number().int().positive().default(1),
   // Recycle a training thread after this many jobs or this much heap (max-tasks-per-child).
   THREAD_MAX_JOBS: z.coerce.number().int().positive().default(50),
   THREAD_MAX_HEAP_MB: z.coerce.number().int().positive().default(1024),
   CANCEL_GRACE_MS: z.coerce.number().int().positive().default(500),
-  ML_BACKENDS: z.string().default("tensorflow,wasm,cpu").transform(list),
+  ML_BACKENDS: listSetting("tensorflow,wasm,cpu"),
   ...workerConfigShape,
 });
 export type TrainerConfig = z.infer<typeof configSchema>;
@@ -103,14 +99,7 @@ export async function startTrainer(config: TrainerConfig, deps: { clock?: Clock;
     policies,
   });
   await worker.start();
-  const health = await startHealthServer(config.HEALTH_PORT, {
-    nats: async () => {
-      await nc.flush();
-    },
-    postgres: async () => {
-      await pool.query("select 1");
-    },
-  }, config.HEALTH_HOST);
+  const health = await startHealthServer(config.HEALTH_PORT, infrastructureChecks(nc, pool), config.HEALTH_HOST);
   logger.info({ worker_id: worker.workerId, kinds: worker.kinds, health_port: health.port }, "trainer ready");
   return {
     worker,
