@@ -158,8 +158,10 @@ export function projectBatch(existing: Map<string, TaskRow>, events: TaskEvent[]
     if (next) {
       changed.set(ev.taskId, next);
       // A batch keeps one row per task, but every step counts as a transition
-      // (a fast job's STARTED and SUCCESS often share a batch).
-      transitions?.push(next);
+      // (a fast job's STARTED and SUCCESS often share a batch). A further
+      // progress update of the same attempt is not one: a long training
+      // reports progress many times, and each would be a log line.
+      if (!cur || cur.state !== next.state || cur.attempt !== next.attempt) transitions?.push(next);
     }
   }
   return changed;

@@ -107,7 +107,7 @@ describe("status service (real NATS + Postgres)", () => {
     await expect(call(client, client.getTask, { tenant: "other", taskId: "task-a" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
-  it("logs one line per transition with task_id, also when STARTED and SUCCESS are projected in one batch", async () => {
+  it("logs one line per transition with task_id, also when STARTED and SUCCESS are projected in one batch, and none for a further progress update", async () => {
     nats = await natsFixture();
     db = await dbFixture();
     const lines: { msg: string; task_id?: string; state?: string }[] = [];
@@ -121,12 +121,15 @@ describe("status service (real NATS + Postgres)", () => {
     const j = job("task-log");
     const js = nats.nc.jetstream();
     await publishEvent(js, nats.topo, event(j, TaskState.STARTED, 1, 1));
-    await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 2));
+    // Two progress updates: one transition (STARTED → PROGRESS), not two lines.
+    await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, 2, { progress: { percent: 10, message: "epoch 1", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0 } }));
+    await publishEvent(js, nats.topo, event(j, TaskState.PROGRESS, 1, 3, { progress: { percent: 60, message: "epoch 6", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0 } }));
+    await publishEvent(js, nats.topo, event(j, TaskState.SUCCESS, 1, 4));
     await boot({}, undefined, createLogger("status-test", "info", sink));
     await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "task-log" })).state === TaskState.SUCCESS);
     await svc!.projector.drained();
     const transitions = lines.filter((l) => l.msg === "task transition" && l.task_id === "task-log").map((l) => l.state);
-    expect(transitions).toEqual(["STARTED", "SUCCESS"]);
+    expect(transitions).toEqual(["STARTED", "PROGRESS", "SUCCESS"]);
   });
 
   it("lists small results and leaves large ones out, with their size; GetTask still has them", async () => {
