@@ -1,6 +1,6 @@
 import type { KV } from "nats";
 import type { Job } from "@millrace/contracts";
-import type { Clock } from "@millrace/runtime";
+import { commaList, type Clock } from "@millrace/runtime";
 
 /**
  * Limits that hold across every worker replica, kept in the JetStream KV
@@ -127,12 +127,12 @@ export class Limits {
  */
 export function parseLimits(rate: string, concurrency: string): Record<string, LimitPolicy> {
   const out: Record<string, LimitPolicy> = {};
-  for (const part of rate.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of commaList(rate)) {
     const m = /^([a-z_]+)=(\d+(?:\.\d+)?)$/.exec(part);
     if (!m) throw new Error(`rate limit "${part}" is not kind=jobs_per_minute`);
     out[m[1]] = { ...out[m[1]], ratePerMinute: Number(m[2]) };
   }
-  for (const part of concurrency.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of commaList(concurrency)) {
     const m = /^([a-z_]+)=(tenant|model):(\d+)$/.exec(part);
     if (!m) throw new Error(`concurrency limit "${part}" is not kind=tenant:N or kind=model:N`);
     out[m[1]] = { ...out[m[1]], concurrencyBy: m[2] as "tenant" | "model", concurrencyPerKey: Number(m[3]) };
@@ -146,7 +146,7 @@ export function parseLimits(rate: string, concurrency: string): Record<string, L
  */
 export function parseTimeLimits(spec: string): Record<string, { softMs: number; hardMs: number }> {
   const out: Record<string, { softMs: number; hardMs: number }> = {};
-  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of commaList(spec)) {
     const m = /^([a-z_]+)=(\d+):(\d+)$/.exec(part);
     if (!m) throw new Error(`time limit "${part}" is not kind=soft_ms:hard_ms`);
     out[m[1]] = { softMs: Number(m[2]), hardMs: Number(m[3]) };
