@@ -159,9 +159,10 @@ export function projectBatch(existing: Map<string, TaskRow>, events: TaskEvent[]
       changed.set(ev.taskId, next);
       // A batch keeps one row per task, but every step counts as a transition
       // (a fast job's STARTED and SUCCESS often share a batch). A further
-      // progress update of the same attempt is not one: a long training
-      // reports progress many times, and each would be a log line.
-      if (!cur || cur.state !== next.state || cur.attempt !== next.attempt) transitions?.push(next);
+      // progress update of the same run (generation and attempt, the
+      // ordering key) is not one: a long training reports progress many
+      // times, and each would be a log line.
+      if (!cur || cur.state !== next.state || cur.generation !== next.generation || cur.attempt !== next.attempt) transitions?.push(next);
     }
   }
   return changed;

@@ -127,4 +127,27 @@ describe("projection", () => {
     expect([...piecewise.entries()].sort()).toEqual([...whole.entries()].sort());
     expect(whole.get("t2")?.state).toBe(TaskState.FAILURE);
   });
+  it("counts a state, attempt or generation change as a transition, and not a further progress update of the same run", () => {
+    const progress = (percent: number) => ({ percent, message: "", currentNode: 0, totalNodes: 0, nodeType: "", done: 0, total: 0 });
+    const transitions: TaskRow[] = [];
+    projectBatch(
+      new Map(),
+      [
+        ev(TaskState.STARTED, 1, 1),
+        ev(TaskState.PROGRESS, 1, 2, { progress: progress(10) }),
+        ev(TaskState.PROGRESS, 1, 3, { progress: progress(50) }),
+        ev(TaskState.PROGRESS, 2, 1, { progress: progress(5) }),
+        // A newer generation (manual retry) whose first event carries on the attempt count.
+        ev(TaskState.PROGRESS, 2, 5, { generation: 1, progress: progress(5) }),
+      ],
+      opts,
+      transitions,
+    );
+    expect(transitions.map((r) => [TaskState[r.state], r.generation, r.attempt])).toEqual([
+      ["STARTED", 0, 1],
+      ["PROGRESS", 0, 1],
+      ["PROGRESS", 0, 2],
+      ["PROGRESS", 1, 2],
+    ]);
+  });
 });
