@@ -2,12 +2,14 @@
 // answers and nats-server is on the PATH), Postgres (the local one, else an
 // embedded PGlite), then the five services as separate processes with their
 // logs prefixed. `--demo` then drives upload → train → predict through the
-// API and prints what happened, leaving the stack running.
-import { spawn, type ChildProcess } from "node:child_process";
+// API and prints what happened, leaving the stack running. A process that
+// dies is started again (supervisor.ts); one that keeps dying stops the stack.
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { freePort, reachable, signHs256Token } from "@millrace/runtime";
 import { serveEmbeddedPostgres } from "./embedded-postgres";
+import { DEV_RESTARTS, Supervised } from "./supervisor";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -16,9 +18,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const env = { ...process.env };
 const demo = process.argv.includes("--demo");
 const COLORS = ["\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[32m", "\x1b[34m", "\x1b[31m"];
-const children: ChildProcess[] = [];
-
-
+const children: Supervised[] = [];
 
 async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -37,17 +37,26 @@ function pipeLogs(name: string, child: ChildProcess, color: string): void {
   }
 }
 
-function run(name: string, cmd: string, args: string[], extraEnv: Record<string, string>, color: string): ChildProcess {
-  const child = spawn(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
-  pipeLogs(name, child, color);
-  child.on("exit", (code, signal) => {
-    if (!shuttingDown) {
-      process.stdout.write(`${name} exited (${code ?? signal}); stopping the stack\n`);
+function run(name: string, cmd: string, args: string[], extraEnv: Record<string, string>, color: string): Supervised {
+  const say = (s: string) => process.stdout.write(`${color}${name.padEnd(9)}\x1b[0m| ${s}\n`);
+  const s = new Supervised(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] }, {
+    started(child, restarts) {
+      pipeLogs(name, child, color);
+      say(restarts === 0 ? `started (pid ${child.pid})` : `restarted (pid ${child.pid}, restart ${restarts})`);
+    },
+    exited(exit, d) {
+      if (shuttingDown) return;
+      if (d.restart) say(`exited (${exit}); restarting in ${d.delayMs} ms (${d.restartsInWindow} restarts in the last minute)`);
+    },
+    gaveUp(exit) {
+      if (shuttingDown) return;
+      say(`exited (${exit}) after ${DEV_RESTARTS.maxRestarts} restarts within a minute; stopping the stack`);
       void shutdown(1);
-    }
+    },
   });
-  children.push(child);
-  return child;
+  s.start();
+  children.push(s);
+  return s;
 }
 
 let shuttingDown = false;
@@ -55,8 +64,7 @@ let stopEmbedded: (() => Promise<void>) | undefined;
 async function shutdown(code: number): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
-  for (const c of children.slice().reverse()) c.kill("SIGTERM");
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode ? r(null) : c.once("exit", r)))));
+  await Promise.all(children.slice().reverse().map((c) => c.stop("SIGTERM")));
   await stopEmbedded?.();
   process.exit(code);
 }
@@ -158,7 +166,7 @@ async function runDemo(base: string, token: string): Promise<void> {
   const a = await getJson(await fetch(`${base}/v1/predict/async`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "houses@v1", instances: [{ sqft: 900, rooms: 2, age: 30 }] }) }));
   const ar = await getJson(await fetch(`${base}/v1/tasks/${a.task_id}?wait=30`, { headers: auth }));
   step(`async prediction task ${a.task_id}: ${ar.state} ${JSON.stringify(ar.result?.predictions)}`);
-  console.log(`\nthe stack keeps running; Ctrl-C stops it. Try:\n  curl -H "authorization: Bearer $TOKEN" ${base}/v1/tasks\n`);
+  console.log(`\nthe stack keeps running; Ctrl-C stops it. Try:\n  curl -H "authorization: Bearer $TOKEN" ${base}/v1/tasks\n  kill -9 <a service's pid above>   (it is started again; queued work carries on)\n`);
   if (process.argv.includes("--exit-after-demo")) await shutdown(done.state === "SUCCESS" && ar.state === "SUCCESS" ? 0 : 1);
 }
 
