@@ -73,6 +73,29 @@ describe("failure semantics through the real services", () => {
     expect(model.body.latest_version).toBe(1);
   }, 300_000);
 
+  it("a job past its start_within_ms when a worker comes up is not run: REVOKED with error EXPIRED, while one submitted without it then trains", async () => {
+    // No trainer yet: the jobs wait in the queue, as behind a backlog or an outage.
+    stack = await startStack({ services: ["status", "gateway"] });
+    const up = await stack.api("/v1/datasets?name=small", { method: "POST", tenant: "acme", headers: { "content-type": "text/csv" }, body: bigCsv(200, 3) });
+    expect(up.status).toBe(201);
+    const body = { dataset_id: up.body.dataset_id, target: "label", model: { type: "decision_tree" }, name: "late" };
+    // 1 ms: the trainer's start-up alone takes far longer, so this job is certainly late when it arrives.
+    const late = await stack.api("/v1/train", { method: "POST", tenant: "acme", json: { ...body, start_within_ms: 1 } });
+    expect(late.status).toBe(202);
+    expect(Date.parse(late.body.start_by)).toBeGreaterThan(0);
+    const plain = await stack.api("/v1/train", { method: "POST", tenant: "acme", json: body });
+    await stack.start("trainer");
+    const expired = await taskIn(stack, "acme", late.body.task_id, ["SUCCESS", "FAILURE", "REVOKED"], 60_000);
+    expect(expired.state).toBe("REVOKED");
+    expect(expired.error).toMatchObject({ type: "TaskExpired", code: "EXPIRED", retryable: false });
+    expect(expired.error.message).toContain(`not started by ${late.body.start_by}`);
+    expect(expired.started_at ?? null).toBeNull();
+    const ran = await taskIn(stack, "acme", plain.body.task_id, ["SUCCESS", "FAILURE", "REVOKED"], 60_000);
+    expect(ran.state).toBe("SUCCESS");
+    // The expired one made no model version: the plain job's is the first.
+    expect(ran.result.model).toEqual({ name: "late", version: 1 });
+  }, 120_000);
+
   it("a trainer killed mid-training whose job message NATS also lost: the reconciler republishes it once the worker's heartbeat is gone, and it ends SUCCESS on attempt 2", async () => {
     stack = await startStack({ services: ["status", "predictor", "gateway"], env: { RECONCILE_LOST_AFTER_MS: "3000", RECONCILE_EVERY_MS: "500" } });
     await stack.start("trainer", {}, "trainer-a");

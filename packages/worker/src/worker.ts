@@ -9,6 +9,7 @@ import {
   errorCode,
   isRetryable,
   isTerminal,
+  isoTime,
   mergeRetry,
   publishDeadLetter,
   retryDelayMs,
@@ -444,7 +445,9 @@ export class Worker {
       run.claimed = true;
     }
     try {
-      await this.attempt(run, msg, job, events, deliveries, attempt);
+      // Only a task's first start can miss its start_by: a retry, or a lost worker's task run again, had started in time.
+      const mayExpire = job.startByMs > 0 && deliveries <= 1 && republish !== "lost";
+      await this.attempt(run, msg, job, events, deliveries, attempt, mayExpire);
     } finally {
       if (run.claimed) {
         if (run.terminal) await this.claims.finish(job, msg.seq).catch((e) => run.logger.warn({ err: errorMessage(e) }, "could not mark the run claim done"));
@@ -454,7 +457,7 @@ export class Worker {
   }
 
   /** The rest of handle(): revocation, exhausted deliveries, limits, then the handler itself. */
-  private async attempt(run: Run, msg: JsMsg, job: Job, events: AttemptEvents, deliveries: number, attempt: number): Promise<void> {
+  private async attempt(run: Run, msg: JsMsg, job: Job, events: AttemptEvents, deliveries: number, attempt: number, mayExpire: boolean): Promise<void> {
     const js = this.js;
     const { retry, soft, hard } = this.policy(job);
     // A queued task that was revoked never starts.
@@ -465,6 +468,7 @@ export class Worker {
       run.logger.info("revoked before start");
       return;
     }
+    if (mayExpire && (await this.expired(run, msg, job, events))) return;
     // Earlier deliveries ended with no outcome (the worker died each time).
     if (deliveries > retry.maxAttempts) {
       const error: TaskError = { type: "WorkerLost", message: `no outcome after ${deliveries - 1} deliveries (worker lost)`, code: "WORKER_LOST", retryable: false };
@@ -485,6 +489,12 @@ export class Worker {
       await events.failure({ type: "TaskRevoked", message: "revoked while waiting for a rate or concurrency limit", code: "REVOKED", retryable: false }, TaskState.REVOKED);
       msg.ack();
       run.terminal = true;
+      return;
+    }
+
+    // The wait for a rate token or a slot can outlast the deadline too.
+    if (mayExpire && limitPolicy && (await this.expired(run, msg, job, events))) {
+      if (limitKey) await this.limits.release(job.kind, limitKey, job.taskId).catch(() => undefined);
       return;
     }
 
@@ -601,6 +611,22 @@ export class Worker {
     }
     // A timer may fire a little before performance.now() reaches the due time: then it is simply re-armed.
     if (next !== Infinity) this.leaseTimer = setTimeout(() => this.renewLeases(), Math.max(1, Math.ceil(next - now)));
+  }
+
+  /**
+   * A job received after its start_by (a backlog, an outage) is not run, like
+   * a Celery task past its `expires`: the task ends REVOKED, code EXPIRED, and
+   * the job is acked. Whoever asked for the deadline no longer wants the work.
+   */
+  private async expired(run: Run, msg: JsMsg, job: Job, events: AttemptEvents): Promise<boolean> {
+    const now = this.clock.now();
+    if (now <= job.startByMs) return false;
+    const late = now - job.startByMs;
+    await events.failure({ type: "TaskExpired", message: `not started by ${isoTime(job.startByMs)} (start_within_ms); received ${late} ms after`, code: "EXPIRED", retryable: false }, TaskState.REVOKED);
+    msg.ack();
+    run.terminal = true;
+    run.logger.info({ late_ms: late }, "expired before start; not run");
+    return true;
   }
 
   /** Returns false when the task was revoked while it waited. */

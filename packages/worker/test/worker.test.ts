@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CancelNotice, Job, Task, TaskEvent, TaskState, WorkerHeartbeat } from "@millrace/contracts";
-import { createLogger, decodeEvents, publishJob, TransientError, ValidationError } from "@millrace/runtime";
+import { createLogger, decodeEvents, ManualClock, publishJob, TransientError, ValidationError, type Clock } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
 import { parseTimeLimits, Worker, type JobHandler } from "@millrace/worker";
 import { predictJob as job } from "./jobs";
@@ -29,7 +29,7 @@ describe("worker (real NATS)", () => {
   let fx: NatsFixture;
   let worker: Worker | undefined;
 
-  async function startWorker(handler: JobHandler, extra: { cancelGraceMs?: number; heartbeatEveryMs?: number } = {}) {
+  async function startWorker(handler: JobHandler, extra: { cancelGraceMs?: number; heartbeatEveryMs?: number; clock?: Clock } = {}) {
     collect(fx);
     await fx.nc.flush();
     worker = new Worker({ service: "test", nc: fx.nc, topo: fx.topo, queues: ["default"], handlers: { predict: handler }, concurrency: 4, ackWaitMs: 2_000, logger, ...extra });
@@ -251,6 +251,45 @@ describe("worker (real NATS)", () => {
     await publishJob(fx.nc.jetstream(), fx.topo, job("queued-1"));
     await waitFor(async () => (await states(fx, "queued-1")).includes(TaskState.REVOKED));
     expect(calls).toBe(0);
+  });
+
+  it("does not run a job received after its start_by: the task ends REVOKED with code EXPIRED and the job is acked; one in time runs", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    const clock = new ManualClock(Date.now());
+    const ran: string[] = [];
+    await startWorker(async (ctx) => {
+      ran.push(ctx.job.taskId);
+      return "ran";
+    }, { clock });
+    const startBy = clock.now() - 1_500;
+    await publishJob(fx.nc.jetstream(), fx.topo, job("late-1", { startByMs: startBy }));
+    await publishJob(fx.nc.jetstream(), fx.topo, job("on-time-1", { startByMs: clock.now() + 60_000 }));
+    await waitFor(async () => (await states(fx, "late-1")).includes(TaskState.REVOKED) && (await states(fx, "on-time-1")).includes(TaskState.SUCCESS));
+    const evs = await eventsOf(fx, "late-1");
+    // No STARTED: it never began.
+    expect(evs.map((e) => e.state)).toEqual([TaskState.REVOKED]);
+    expect(evs[0].error).toMatchObject({ type: "TaskExpired", code: "EXPIRED", retryable: false });
+    expect(evs[0].error?.message).toBe(`not started by ${new Date(startBy).toISOString()} (start_within_ms); received 1500 ms after`);
+    expect(ran).toEqual(["on-time-1"]);
+    const jsm = await fx.nc.jetstreamManager();
+    await waitFor(async () => (await jsm.streams.info(fx.topo.jobsStream)).state.messages === 0, { what: "both jobs acked" });
+  });
+
+  it("a retry due after start_by still runs: the deadline is for the task's first start", async () => {
+    fx = await natsFixture({ ackWaitMs: 2_000 });
+    const clock = new ManualClock(Date.now());
+    let calls = 0;
+    await startWorker(async () => {
+      calls += 1;
+      if (calls === 1) {
+        clock.advance(10 * 60_000); // the first attempt outlasts the deadline
+        throw new TransientError("flaky");
+      }
+      return "fine";
+    }, { clock });
+    await publishJob(fx.nc.jetstream(), fx.topo, job("late-retry-1", { startByMs: clock.now() + 1_000 }));
+    await waitFor(async () => (await states(fx, "late-retry-1")).includes(TaskState.SUCCESS));
+    expect(await states(fx, "late-retry-1")).toEqual([TaskState.STARTED, TaskState.RETRY, TaskState.STARTED, TaskState.SUCCESS]);
   });
 
   it("soft time limit aborts the work and fails with TimeLimitExceeded", async () => {

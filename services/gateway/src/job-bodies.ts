@@ -274,6 +274,8 @@ function stepJob(kind: string, payload: Job["payload"], opts: JobOptionsInput & 
 
 function checkStep(v: unknown, path: Path, depth: number, counter: { steps: number }, maxInstances: number): { spec: Record<string, unknown>; job: Job } {
   if (!isObject(v)) fail(path, "must be a step object {kind, payload} or a nested workflow");
+  // A step is queued when its turn comes, so a deadline counted from the submit would expire later steps by design.
+  if (v.start_within_ms !== undefined) fail([...path, "start_within_ms"], "applies to the whole workflow (set it at the top level), not to one step");
   const opts = compact(parseWith(stepOptions, { name: v.name, queue: v.queue, retry: v.retry, time_limits: v.time_limits }, path));
   if (v.type !== undefined) {
     const nested = checkWorkflow(v, path, depth + 1, counter, maxInstances);

@@ -21,7 +21,7 @@ import {
 } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "./context";
 import { getTask, waitForTerminal } from "./status-watch";
-import { JSON_TYPE, taskJson, taskJsonText, taskLinks } from "./task-view";
+import { JSON_TYPE, iso, taskJson, taskJsonText, taskLinks } from "./task-view";
 import { canonicalJson, type JobOptions } from "./validation";
 
 export interface SubmitSpec {
@@ -40,6 +40,8 @@ export interface Submitted {
   task: Task | undefined;
   /** The Idempotency-Key matched an earlier request: nothing new was created. */
   existing: boolean;
+  /** The new job's start_by (0: none). */
+  startByMs?: number;
 }
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -57,12 +59,13 @@ function idempotency(c: Context<GatewayEnv>, body: unknown): { key: string; hash
 
 export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec: SubmitSpec): Promise<Submitted> {
   const { key, hash } = idempotency(c, spec.body);
+  const createdAtMs = deps.clock.now();
   const job: Job = {
     taskId: randomUUID(),
     tenant: c.get("tenant"),
     kind: spec.kind,
     queue: spec.options.queue,
-    createdAtMs: deps.clock.now(),
+    createdAtMs,
     retry: spec.options.retry,
     timeLimits: spec.options.timeLimits,
     parentId: spec.parentId ?? "",
@@ -71,6 +74,7 @@ export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec
     name: spec.name ?? "",
     inputJson: Buffer.alloc(0),
     generation: 0,
+    startByMs: spec.options.startWithinMs ? createdAtMs + spec.options.startWithinMs : 0,
     payload: spec.payload,
   };
 
@@ -103,7 +107,7 @@ export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec
     // the client still gets its 202 and can poll as usual.
     deps.logger.warn({ task_id: job.taskId, err: (err as Error).message }, "job publish failed; left for the reconciler");
   }
-  return { taskId: job.taskId, task: undefined, existing: false };
+  return { taskId: job.taskId, task: undefined, existing: false, startByMs: job.startByMs };
 }
 
 /** A dependency's answer; its client errors (4xx) keep their status, any other failure is a 503 with `message`. */
@@ -125,7 +129,8 @@ export function accepted(deps: GatewayDeps, c: Context<GatewayEnv>, s: Submitted
   const state = s.existing && s.task ? stateName(s.task.state) : "PENDING";
   const headers: Record<string, string> = { Location: locationOf(deps, s.taskId) };
   if (s.existing) headers["Idempotent-Replayed"] = "true";
-  return c.json({ task_id: s.taskId, state, ...taskLinks(s.taskId) }, 202, headers);
+  const startBy = s.startByMs ? { start_by: iso(s.startByMs) } : undefined;
+  return c.json({ task_id: s.taskId, state, ...startBy, ...taskLinks(s.taskId) }, 202, headers);
 }
 
 /** Body for a task that finished (or did not) within a sync wait. */

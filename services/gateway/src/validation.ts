@@ -136,18 +136,23 @@ export const jobOptionsShape = {
   queue: queueSchema.optional(),
   retry: retrySchema.optional(),
   time_limits: timeLimitsSchema.optional(),
+  // Celery's `expires`: a job not started this long after the submit is not run (REVOKED, code EXPIRED).
+  start_within_ms: z.number().int().min(1).max(7 * 86_400_000).optional(),
 };
 
 export interface JobOptionsInput {
   queue?: string;
   retry?: z.infer<typeof retrySchema>;
   time_limits?: z.infer<typeof timeLimitsSchema>;
+  start_within_ms?: number;
 }
 
 export interface JobOptions {
   queue: QueueName;
   retry?: RetryPolicy;
   timeLimits?: TimeLimits;
+  /** The job's start_by is its creation plus this; absent = no deadline. */
+  startWithinMs?: number;
 }
 
 /**
@@ -167,6 +172,7 @@ export function jobOptions(input: JobOptionsInput): JobOptions {
     };
   }
   if (input.time_limits) out.timeLimits = { softMs: input.time_limits.soft_ms ?? 0, hardMs: input.time_limits.hard_ms ?? 0 };
+  if (input.start_within_ms) out.startWithinMs = input.start_within_ms;
   return out;
 }
 

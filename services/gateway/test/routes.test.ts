@@ -132,6 +132,8 @@ describe("workflows", () => {
       [{ type: "chord", steps: [{ kind: "forecast", payload: { product_sku: "A" } }], callback: { kind: "forecast", payload: { product_sku: "A" } } }, "tasks", "tasks: a chord lists its steps in 'tasks', not 'steps'"],
       [{ type: "chain", tasks: [{ kind: "forecast", payload: { product_sku: "A" } }] }, "steps", "steps: a chain lists its steps in 'steps', not 'tasks'"],
       [{ type: "chain", steps: [{ type: "group", tasks: [{ kind: "train", payload: { dataset_id: "d", target: "y", model: { type: "svm" }, name: "n" } }] }] }, "steps[0].tasks[0].payload.model.type"],
+      [{ type: "chain", steps: [{ kind: "forecast", payload: { product_sku: "A" }, start_within_ms: 1000 }] }, "steps[0].start_within_ms", "steps[0].start_within_ms: applies to the whole workflow (set it at the top level), not to one step"],
+      [{ type: "chain", start_within_ms: -5, steps: [{ kind: "forecast", payload: { product_sku: "A" } }] }, "start_within_ms"],
     ] as const) {
       const res = await req("POST", "/v1/workflows", spec);
       expect(res.status, field).toBe(400);
@@ -144,6 +146,7 @@ describe("workflows", () => {
     const spec = {
       type: "chord",
       name: "nightly-batch",
+      start_within_ms: 60_000,
       tasks: [
         { kind: "forecast", payload: { product_sku: "A", days: 3 } },
         { kind: "predict", payload: { model: "m@prod", instances: [{ x: 1 }] }, queue: "high" },
@@ -154,6 +157,7 @@ describe("workflows", () => {
     expect(res.status).toBe(202);
     const job = await lastJob("workflow");
     expect(job.name).toBe("nightly-batch");
+    expect(job.startByMs).toBe(Number(job.createdAtMs) + 60_000);
     if (job.payload?.$case !== "workflow") throw new Error("not a workflow job");
     const wf = job.payload.value;
     // The normalized spec, for display.

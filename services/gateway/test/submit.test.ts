@@ -76,6 +76,22 @@ describe("POST /v1/train", () => {
     expect(job.timeLimits).toEqual({ softMs: 1000, hardMs: 2000 });
   });
 
+  it("start_within_ms sets the job's start_by, counted from its creation, and the 202 shows it; without it there is none", async () => {
+    const ds = await seedDataset(tenant);
+    const res = await req("POST", "/v1/train", { dataset_id: ds, target: "y", model: { type: "linear_regression" }, name: "m3", start_within_ms: 90_000 });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as any;
+    const job = await h.lastJob("train", "default");
+    expect(job.taskId).toBe(body.task_id);
+    expect(job.startByMs).toBe(Number(job.createdAtMs) + 90_000);
+    expect(body.start_by).toBe(new Date(job.startByMs).toISOString());
+
+    const plain = await req("POST", "/v1/train", { dataset_id: ds, target: "y", model: { type: "linear_regression" }, name: "m4" });
+    const plainBody = (await plain.json()) as any;
+    expect((await h.lastJob("train", "default")).startByMs).toBe(0);
+    expect(plainBody.start_by).toBeUndefined();
+  });
+
   it.each([
     [{ target: "y", model: { type: "linear_regression" }, name: "m" }, "dataset_id"],
     ["DATASET", "model.type"],
@@ -86,6 +102,8 @@ describe("POST /v1/train", () => {
     ["LIMITS", "time_limits.hard_ms"],
     ["PARAMS", "model.params.max_depth"],
     ["TASK", "target"],
+    ["START_ZERO", "start_within_ms"],
+    ["START_TEXT", "start_within_ms"],
   ] as const)("400 naming the field and nothing published (%#)", async (variant, field) => {
     const ds = await seedDataset(tenant);
     const good = { dataset_id: ds, target: "y", model: { type: "linear_regression" }, name: "m" };
@@ -101,6 +119,8 @@ describe("POST /v1/train", () => {
             LIMITS: { ...good, time_limits: { soft_ms: 500, hard_ms: 100 } },
             PARAMS: { ...good, model: { type: "decision_tree", params: { max_depth: "deep" } } },
             TASK: { ...good, target: "city" },
+            START_ZERO: { ...good, start_within_ms: 0 },
+            START_TEXT: { ...good, start_within_ms: "1h" },
           }[variant];
     const before = await h.jobCount();
     const createdBefore = h.status.created.length;

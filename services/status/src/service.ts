@@ -107,7 +107,9 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       if (!job) throw new ValidationError("task has no stored job to retry", { field: "task_id" });
       const generation = row.generation + 1;
       // Attempts keep counting across generations: the next run is attempt N+1.
-      const next = { ...job, generation, attemptBase: row.attempt };
+      // A start_by deadline keeps its window, counted from this re-queue: the retry is asked for now.
+      const startByMs = job.startByMs > 0 ? d.clock.now() + Math.max(0, job.startByMs - Number(job.createdAtMs)) : 0;
+      const next = { ...job, generation, attemptBase: row.attempt, startByMs };
       await d.pool.query(
         // The last attempt's progress ("tree 286/3000") would read as the new run's.
         `update tasks set generation = $2, state = 'PENDING', seq = 0, progress = null, result = null, error = null, finished_at = null,

@@ -23,6 +23,7 @@ function job(taskId: string, tenant = "acme"): Job {
     name: "m",
     inputJson: new Uint8Array(),
     generation: 0,
+    startByMs: 0,
     payload: { $case: "train", value: { datasetId: "d", target: "y", model: { type: "linear_regression", params: {} }, name: "m", options: undefined } },
   };
 }
@@ -265,6 +266,25 @@ describe("status service (real NATS + Postgres)", () => {
     expect(dropped.task).toBeUndefined();
     expect((await (await nats.nc.jetstreamManager()).streams.info(nats.topo.jobsStream)).state.messages).toBe(jobsBefore + 1);
     sub.unsubscribe();
+  });
+
+  it("a manual retry keeps a start_by deadline's window, counted from the retry", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    await boot({}, clock);
+    const j = { ...job("deadline-1"), createdAtMs: clock.now(), startByMs: clock.now() + 5_000 };
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    await publishEvent(nats.nc.jetstream(), nats.topo, event(j, TaskState.REVOKED, 1, 1, { error: { type: "TaskExpired", message: "late", code: "EXPIRED", retryable: false } }));
+    await waitFor(async () => (await call(client, client.getTask, { tenant: "acme", taskId: "deadline-1" })).state === TaskState.REVOKED);
+    clock.advance(3_600_000);
+    await call(client, client.retryTask, { tenant: "acme", taskId: "deadline-1" });
+    const jsm = await nats.nc.jetstreamManager();
+    const msg = await jsm.streams.getMessage(nats.topo.jobsStream, { last_by_subj: nats.topo.jobSubject("train", "default") });
+    const requeued = Job.decode(msg.data);
+    expect(requeued).toMatchObject({ taskId: "deadline-1", generation: 1 });
+    // Without the move, the retry would be expired on arrival: its old start_by is an hour gone.
+    expect(requeued.startByMs).toBe(clock.now() + 5_000);
   });
 
   it("idempotency key returns the same task, a different body conflicts", async () => {

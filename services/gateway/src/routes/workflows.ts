@@ -14,7 +14,7 @@ export function workflowRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
 
   app.post("/workflows", async (c) => {
     const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
-    const opts = parseWith(workflowOptions, { name: raw.name, queue: raw.queue, retry: raw.retry, time_limits: raw.time_limits });
+    const opts = parseWith(workflowOptions, { name: raw.name, queue: raw.queue, retry: raw.retry, time_limits: raw.time_limits, start_within_ms: raw.start_within_ms });
     const workflow = validateWorkflow(raw, deps.config.MAX_INSTANCES);
     const s = await submitTask(deps, c, { kind: "workflow", payload: { $case: "workflow", value: workflow }, options: jobOptions(opts), name: opts.name, body: raw });
     return accepted(deps, c, s);

@@ -127,6 +127,13 @@ export interface Job {
   /** Results of previous chain steps, JSON (workflows). */
   inputJson: Uint8Array;
   generation: number;
+  /**
+   * Not started after this instant (ms since the epoch): a worker that
+   * receives the job later ends the task REVOKED with code EXPIRED instead of
+   * running it, like Celery's `expires`. 0 = no deadline. Set from a submit's
+   * start_within_ms; a manual retry moves it by the same window.
+   */
+  startByMs: number;
   payload:
     | { $case: "train"; value: TrainJob }
     | { $case: "predict"; value: PredictJob }
@@ -1383,6 +1390,7 @@ function createBaseJob(): Job {
     name: "",
     inputJson: new Uint8Array(0),
     generation: 0,
+    startByMs: 0,
     payload: undefined,
   };
 }
@@ -1427,6 +1435,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.generation !== 0) {
       writer.uint32(104).uint32(message.generation);
+    }
+    if (message.startByMs !== 0) {
+      writer.uint32(112).int64(message.startByMs);
     }
     switch (message.payload?.$case) {
       case "train":
@@ -1577,6 +1588,14 @@ export const Job: MessageFns<Job> = {
             message.generation = reader.uint32();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.startByMs = longToNumber(reader.int64());
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -1704,6 +1723,11 @@ export const Job: MessageFns<Job> = {
         ? bytesFromBase64(object.input_json)
         : new Uint8Array(0),
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      startByMs: isSet(object.startByMs)
+        ? globalThis.Number(object.startByMs)
+        : isSet(object.start_by_ms)
+        ? globalThis.Number(object.start_by_ms)
+        : 0,
       payload: isSet(object.train)
         ? { $case: "train", value: TrainJob.fromJSON(object.train) }
         : isSet(object.predict)
@@ -1771,6 +1795,9 @@ export const Job: MessageFns<Job> = {
     if (message.generation !== 0) {
       obj.generation = Math.round(message.generation);
     }
+    if (message.startByMs !== 0) {
+      obj.startByMs = Math.round(message.startByMs);
+    }
     if (message.payload?.$case === "train") {
       obj.train = TrainJob.toJSON(message.payload.value);
     } else if (message.payload?.$case === "predict") {
@@ -1815,6 +1842,7 @@ export const Job: MessageFns<Job> = {
     message.name = object.name ?? "";
     message.inputJson = object.inputJson ?? new Uint8Array(0);
     message.generation = object.generation ?? 0;
+    message.startByMs = object.startByMs ?? 0;
     switch (object.payload?.$case) {
       case "train": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
