@@ -4,7 +4,7 @@
 import { Job, WorkflowJob } from "@millrace/contracts";
 import { MODEL_TYPES as ML_MODEL_TYPES, type ModelType } from "@millrace/ml";
 import { MAINTENANCE_ACTIONS, ValidationError, isJobKind, z, type JobKind } from "@millrace/runtime";
-import { checkInstances, fieldPath, jobOptions, jobOptionsShape, modelRefSchema, nameSchema, parseWith, type JobOptionsInput } from "./validation";
+import { checkInstances, fieldPath, jobOptions, jobOptionsShape, modelRefSchema, nameSchema, parseWith, rejectUnknownKeys, type JobOptionsInput } from "./validation";
 
 /** linear_regression, logistic_regression, decision_tree, random_forest, neural_network: @millrace/ml's catalogue. */
 export const MODEL_TYPES = ML_MODEL_TYPES.map((m) => m.type) as [ModelType, ...ModelType[]];
@@ -20,11 +20,11 @@ export const trainFields = z.object({
   model: z.object({
     type: z.enum(MODEL_TYPES, oneOf(MODEL_TYPES)),
     params: jsonObject.optional(),
-  }),
+  }).strict(),
   name: nameSchema,
   // Optional preprocessing pipeline fitted before the model.
   options: jsonObject.optional(),
-});
+}).strict();
 export type TrainFields = z.infer<typeof trainFields>;
 
 export function trainPayload(b: TrainFields): Job["payload"] {
@@ -35,7 +35,7 @@ export function trainPayload(b: TrainFields): Job["payload"] {
 }
 
 /** `instances` is checked by hand (checkInstances): zod is slow on 10,000 rows. */
-export const predictFields = z.object({ model: modelRefSchema, instances: z.unknown() });
+export const predictFields = z.object({ model: modelRefSchema, instances: z.unknown() }).strict();
 
 export function predictPayload(kind: "predict" | "explain", model: string, instancesJson: Buffer): Job["payload"] {
   return kind === "predict" ? { $case: "predict", value: { model, instancesJson } } : { $case: "explain", value: { model, instancesJson } };
@@ -44,13 +44,13 @@ export function predictPayload(kind: "predict" | "explain", model: string, insta
 export const pipelineNode = z.object({
   node_type: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be a node type name (lowercase letters, digits, '_')"),
   input: jsonObject.default({}),
-});
+}).strict();
 export type PipelineNode = z.infer<typeof pipelineNode>;
 
 export const pipelineFields = z.object({
   pipeline_name: z.string().trim().min(1).max(128).default("pipeline"),
   pipeline: z.array(pipelineNode).min(1, "must have at least one node").max(200),
-});
+}).strict();
 
 /** One node run alone on a dataset: `dataset_id`, or a source node that names it. */
 export const nodeFields = z.object({
@@ -58,7 +58,7 @@ export const nodeFields = z.object({
   node_type: pipelineNode.shape.node_type,
   input: jsonObject.default({}),
   dataset_id: z.string().min(1).max(128).optional(),
-});
+}).strict();
 
 export function pipelinePayload(name: string, nodes: PipelineNode[], singleNode: boolean): Job["payload"] {
   return { $case: "pipeline", value: { pipelineName: name, pipeline: nodes, singleNode } };
@@ -67,19 +67,19 @@ export function pipelinePayload(name: string, nodes: PipelineNode[], singleNode:
 export const forecastFields = z.object({
   product_sku: skuSchema,
   days: z.number().int().min(1).max(365).default(7),
-});
+}).strict();
 
 export function forecastPayload(sku: string, days: number): Job["payload"] {
   return { $case: "forecast", value: { productSku: sku, days, trainIfMissing: true } };
 }
 
-export const trainProductFields = z.object({ product_sku: skuSchema });
+export const trainProductFields = z.object({ product_sku: skuSchema }).strict();
 // An empty list means every SKU with sales when the job runs (scheduled retrains).
-export const trainAllProductsFields = z.object({ product_skus: z.array(skuSchema).max(100_000).default([]) });
+export const trainAllProductsFields = z.object({ product_skus: z.array(skuSchema).max(100_000).default([]) }).strict();
 export const maintenanceFields = z.object({
   action: z.enum(MAINTENANCE_ACTIONS, { errorMap: () => ({ message: `must be one of ${MAINTENANCE_ACTIONS.join(", ")}` }) }),
   params: jsonObject.optional(),
-});
+}).strict();
 
 // ------------------------------------------------------- payloads by kind
 
@@ -126,6 +126,7 @@ export interface KindPayload {
  */
 export function kindPayload(kind: string, raw: unknown, path: Path, maxInstances: number): KindPayload {
   if (kind === "workflow") {
+    if (isObject(raw)) rejectUnknownKeys(raw, WORKFLOW_KEYS, path);
     const w = checkWorkflow(raw, path, 1, { steps: 0 }, maxInstances);
     return { fields: w.spec, payload: { $case: "workflow", value: w.value } };
   }
@@ -227,6 +228,9 @@ export function schedulePayloadView(kind: string, stored: Record<string, unknown
  * Job); WorkflowJob.spec keeps the normalized spec for display.
  */
 const stepOptions = z.object({ name: nameSchema.optional(), ...jobOptionsShape });
+/** The keys of a workflow spec, and those a step may add (its kind and payload, or a nested spec, and its options). */
+export const WORKFLOW_KEYS: ReadonlySet<string> = new Set(["type", "steps", "tasks", "callback"]);
+const STEP_KEYS: ReadonlySet<string> = new Set([...WORKFLOW_KEYS, "kind", "payload", "name", "queue", "retry", "time_limits"]);
 const MAX_DEPTH = 4;
 const MAX_STEPS = 100;
 
@@ -276,6 +280,7 @@ function checkStep(v: unknown, path: Path, depth: number, counter: { steps: numb
   if (!isObject(v)) fail(path, "must be a step object {kind, payload} or a nested workflow");
   // A step is queued when its turn comes, so a deadline counted from the submit would expire later steps by design.
   if (v.start_within_ms !== undefined) fail([...path, "start_within_ms"], "applies to the whole workflow (set it at the top level), not to one step");
+  rejectUnknownKeys(v, STEP_KEYS, path);
   const opts = compact(parseWith(stepOptions, { name: v.name, queue: v.queue, retry: v.retry, time_limits: v.time_limits }, path));
   if (v.type !== undefined) {
     const nested = checkWorkflow(v, path, depth + 1, counter, maxInstances);

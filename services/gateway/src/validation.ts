@@ -16,11 +16,41 @@ export function fieldPath(path: ReadonlyArray<string | number>): string {
   return out;
 }
 
+// Options users bring from Celery, which would otherwise be refused as merely unknown.
+const CELERY_NAMES: Record<string, string> = {
+  expires: "start_within_ms",
+  time_limit: "time_limits.hard_ms",
+  soft_time_limit: "time_limits.soft_ms",
+  max_retries: "retry.max_attempts",
+  retry_backoff: "retry.initial_ms and retry.factor",
+  priority: "queue (high, default, batch)",
+  countdown: "a schedule (POST /v1/schedules); a job starts when a worker is free",
+  eta: "a schedule (POST /v1/schedules); a job starts when a worker is free",
+};
+
+/**
+ * An unknown field is a 400 naming it, not silently dropped: a misspelt option
+ * (`time_limit` for `time_limits`) would otherwise leave a job without the
+ * limit its sender asked for.
+ */
+export function unknownField(path: ReadonlyArray<string | number>): ValidationError {
+  const field = fieldPath(path);
+  const key = String(path[path.length - 1]);
+  const hint = CELERY_NAMES[key] ? `; use ${CELERY_NAMES[key]}` : "";
+  return new ValidationError(`${field}: unknown field${hint}`, { field });
+}
+
+/** Refuses the first key of `obj` not in `allowed` (for objects read by hand rather than by a strict schema). */
+export function rejectUnknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, prefix: ReadonlyArray<string | number> = []): void {
+  for (const k of Object.keys(obj)) if (!allowed.has(k)) throw unknownField([...prefix, k]);
+}
+
 /** Parses with a zod schema; the first issue becomes a ValidationError naming its field. */
 export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, prefix: ReadonlyArray<string | number> = []): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
+  if (issue.code === "unrecognized_keys") throw unknownField([...prefix, ...issue.path, issue.keys[0]]);
   const field = fieldPath([...prefix, ...issue.path]) || "body";
   throw new ValidationError(`${field}: ${issue.message}`, { field });
 }
@@ -122,13 +152,14 @@ const retrySchema = z.object({
   factor: z.number().min(1).max(100).optional(),
   max_ms: z.number().int().min(1).max(86_400_000).optional(),
   jitter: z.number().min(0).max(1).optional(),
-});
+}).strict();
 
 const timeLimitsSchema = z
   .object({
     soft_ms: z.number().int().min(1).max(7 * 86_400_000).optional(),
     hard_ms: z.number().int().min(1).max(7 * 86_400_000).optional(),
   })
+  .strict()
   .refine((t) => !t.soft_ms || !t.hard_ms || t.hard_ms >= t.soft_ms, { message: "must be at least soft_ms", path: ["hard_ms"] });
 
 /** Options every job request may carry. Spread into a route's body schema. */

@@ -134,6 +134,9 @@ describe("workflows", () => {
       [{ type: "chain", steps: [{ type: "group", tasks: [{ kind: "train", payload: { dataset_id: "d", target: "y", model: { type: "svm" }, name: "n" } }] }] }, "steps[0].tasks[0].payload.model.type"],
       [{ type: "chain", steps: [{ kind: "forecast", payload: { product_sku: "A" }, start_within_ms: 1000 }] }, "steps[0].start_within_ms", "steps[0].start_within_ms: applies to the whole workflow (set it at the top level), not to one step"],
       [{ type: "chain", start_within_ms: -5, steps: [{ kind: "forecast", payload: { product_sku: "A" } }] }, "start_within_ms"],
+      [{ type: "chain", expires: 60, steps: [{ kind: "forecast", payload: { product_sku: "A" } }] }, "expires", "expires: unknown field; use start_within_ms"],
+      [{ type: "chain", steps: [{ kind: "forecast", payload: { product_sku: "A" }, retries: 2 }] }, "steps[0].retries", "steps[0].retries: unknown field"],
+      [{ type: "group", tasks: [{ kind: "forecast", payload: { product_sku: "A", horizon: 7 } }] }, "tasks[0].payload.horizon", "tasks[0].payload.horizon: unknown field"],
     ] as const) {
       const res = await req("POST", "/v1/workflows", spec);
       expect(res.status, field).toBe(400);
@@ -250,6 +253,10 @@ describe("schedules", () => {
     expect((await badAction.json() as any).error).toMatchObject({ field: "payload.action", message: expect.stringContaining("cleanup_expired_results, validate_models") });
     const badTz = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "train_all_products", payload: { product_skus: ["A"] }, timezone: "Mars/Olympus" });
     expect((await badTz.json() as any).error.field).toBe("timezone");
+    // A schedule's jobs take no per-job options: said, not silently dropped.
+    const badKey = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "forecast", payload: { product_sku: "A" }, time_limits: { hard_ms: 1000 } });
+    expect(badKey.status).toBe(400);
+    expect((await badKey.json() as any).error).toMatchObject({ field: "time_limits", message: "time_limits: unknown field" });
 
     const created = await req("POST", "/v1/schedules", { name: "nightly", cron: "0 2 * * *", timezone: "Europe/Oslo", kind: "forecast", payload: { product_sku: "A", days: 7 }, queue: "batch" });
     expect(created.status).toBe(201);

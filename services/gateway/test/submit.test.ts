@@ -76,6 +76,26 @@ describe("POST /v1/train", () => {
     expect(job.timeLimits).toEqual({ softMs: 1000, hardMs: 2000 });
   });
 
+  it("an unknown field is a 400 naming it, not dropped; Celery's option names get the Millrace one", async () => {
+    const ds = await seedDataset(tenant);
+    const good = { dataset_id: ds, target: "y", model: { type: "linear_regression" }, name: "m" };
+    const before = await h.jobCount();
+    for (const [extra, message] of [
+      [{ expires: 3600 }, "expires: unknown field; use start_within_ms"],
+      [{ time_limit: 60 }, "time_limit: unknown field; use time_limits.hard_ms"],
+      [{ soft_time_limit: 30 }, "soft_time_limit: unknown field; use time_limits.soft_ms"],
+      [{ max_retries: 3 }, "max_retries: unknown field; use retry.max_attempts"],
+      [{ countdown: 30 }, "countdown: unknown field; use a schedule (POST /v1/schedules); a job starts when a worker is free"],
+      [{ retry: { max_attempts: 2, backoff: 2 } }, "retry.backoff: unknown field"],
+      [{ naem: "m2" }, "naem: unknown field"],
+    ] as const) {
+      const res = await req("POST", "/v1/train", { ...good, ...extra });
+      expect(res.status, message).toBe(400);
+      expect(((await res.json()) as any).error).toMatchObject({ code: "VALIDATION", message });
+    }
+    expect(await h.jobCount()).toBe(before);
+  });
+
   it("start_within_ms sets the job's start_by, counted from its creation, and the 202 shows it; without it there is none", async () => {
     const ds = await seedDataset(tenant);
     const res = await req("POST", "/v1/train", { dataset_id: ds, target: "y", model: { type: "linear_regression" }, name: "m3", start_within_ms: 90_000 });
@@ -104,6 +124,8 @@ describe("POST /v1/train", () => {
     ["TASK", "target"],
     ["START_ZERO", "start_within_ms"],
     ["START_TEXT", "start_within_ms"],
+    ["UNKNOWN", "time_limit"],
+    ["UNKNOWN_NESTED", "model.parameters"],
   ] as const)("400 naming the field and nothing published (%#)", async (variant, field) => {
     const ds = await seedDataset(tenant);
     const good = { dataset_id: ds, target: "y", model: { type: "linear_regression" }, name: "m" };
@@ -121,6 +143,8 @@ describe("POST /v1/train", () => {
             TASK: { ...good, target: "city" },
             START_ZERO: { ...good, start_within_ms: 0 },
             START_TEXT: { ...good, start_within_ms: "1h" },
+            UNKNOWN: { ...good, time_limit: 100 },
+            UNKNOWN_NESTED: { ...good, model: { type: "decision_tree", parameters: { max_depth: 3 } } },
           }[variant];
     const before = await h.jobCount();
     const createdBefore = h.status.created.length;

@@ -11,9 +11,9 @@ import { CSV_CONTENT_TYPES, contentType, jobOptions, jobOptionsShape, parseWith,
 
 const BATCH = 5_000;
 const forecastBody = forecastFields.extend(jobOptionsShape);
-const optionsBody = z.object(jobOptionsShape);
-const salesBody = z.object({ rows: z.array(z.unknown()).min(1, "must have at least one row") });
-const holidaysBody = z.object({ holidays: z.array(z.unknown()).min(1, "must have at least one holiday").max(10_000) });
+const optionsBody = z.object(jobOptionsShape).strict();
+const salesBody = z.object({ rows: z.array(z.unknown()).min(1, "must have at least one row") }).strict();
+const holidaysBody = z.object({ holidays: z.array(z.unknown()).min(1, "must have at least one holiday").max(10_000) }).strict();
 
 /** Job options from an optional JSON body (empty body = defaults). */
 async function optionalOptions(c: Context<GatewayEnv>, limit: number): Promise<{ raw: unknown; opts: z.infer<typeof optionsBody> }> {

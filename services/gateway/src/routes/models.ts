@@ -42,7 +42,7 @@ function modelName(raw: string): string {
   return raw;
 }
 
-const aliasBody = z.object({ version: z.number().int().min(1) });
+const aliasBody = z.object({ version: z.number().int().min(1) }).strict();
 
 export function modelRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();

@@ -38,7 +38,7 @@ const fields = {
   queue: z.string().refine(isQueue, `must be one of ${QUEUES.join(", ")}`),
   catch_up: z.enum(["skip", "run_once"], { errorMap: () => ({ message: "must be skip or run_once" }) }),
 };
-const optionalFields = z.object(fields).partial();
+const optionalFields = z.object(fields).partial().strict();
 type Fields = z.infer<typeof optionalFields>;
 
 const createBody = optionalFields

@@ -17,7 +17,7 @@ import { requestSignals } from "../submit";
 import { errorJson, JSON_TYPE, resultJsonText, taskJson, taskJsonText, taskLinks } from "../task-view";
 import { parseWith, queryInt, readJsonObject } from "../validation";
 
-const cancelBody = z.object({ reason: z.string().max(500).optional() });
+const cancelBody = z.object({ reason: z.string().max(500).optional() }).strict();
 
 const MAX_WAIT_S = 60;
 const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;

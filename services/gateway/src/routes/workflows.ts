@@ -3,17 +3,20 @@
 import { Hono } from "hono";
 import { z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
-import { validateWorkflow } from "../job-bodies";
+import { validateWorkflow, WORKFLOW_KEYS } from "../job-bodies";
 import { accepted, submitTask } from "../submit";
-import { jobOptions, jobOptionsShape, nameSchema, parseWith, readJsonObject } from "../validation";
+import { jobOptions, jobOptionsShape, nameSchema, parseWith, readJsonObject, rejectUnknownKeys } from "../validation";
 
 const workflowOptions = z.object({ name: nameSchema.optional(), ...jobOptionsShape });
+/** A workflow request is its spec with the workflow's own options beside it. */
+const REQUEST_KEYS: ReadonlySet<string> = new Set([...WORKFLOW_KEYS, ...Object.keys(workflowOptions.shape)]);
 
 export function workflowRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
 
   app.post("/workflows", async (c) => {
     const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
+    rejectUnknownKeys(raw, REQUEST_KEYS);
     const opts = parseWith(workflowOptions, { name: raw.name, queue: raw.queue, retry: raw.retry, time_limits: raw.time_limits, start_within_ms: raw.start_within_ms });
     const workflow = validateWorkflow(raw, deps.config.MAX_INSTANCES);
     const s = await submitTask(deps, c, { kind: "workflow", payload: { $case: "workflow", value: workflow }, options: jobOptions(opts), name: opts.name, body: raw });
