@@ -331,7 +331,7 @@ export class FakeScheduler {
         let next: Schedule;
         if (req.patch) {
           if (!prior) throw new NotFoundError(`no schedule '${s.name}'`, { field: "name" });
-          const camel: Record<string, keyof Schedule> = { interval_seconds: "intervalSeconds", catch_up: "catchUp" };
+          const camel: Record<string, keyof Schedule> = { interval_seconds: "intervalSeconds", catch_up: "catchUp", job_options: "jobOptions" };
           next = { ...prior };
           for (const f of req.fields) (next as unknown as Record<string, unknown>)[camel[f] ?? f] = s[camel[f] ?? (f as keyof Schedule)];
         } else {

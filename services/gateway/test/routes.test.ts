@@ -253,10 +253,10 @@ describe("schedules", () => {
     expect((await badAction.json() as any).error).toMatchObject({ field: "payload.action", message: expect.stringContaining("cleanup_expired_results, validate_models") });
     const badTz = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "train_all_products", payload: { product_skus: ["A"] }, timezone: "Mars/Olympus" });
     expect((await badTz.json() as any).error.field).toBe("timezone");
-    // A schedule's jobs take no per-job options: said, not silently dropped.
-    const badKey = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "forecast", payload: { product_sku: "A" }, time_limits: { hard_ms: 1000 } });
+    // A field schedules do not have is said, not silently dropped (Celery beat's `args` here).
+    const badKey = await req("POST", "/v1/schedules", { name: "n", cron: "0 2 * * *", kind: "forecast", payload: { product_sku: "A" }, args: [1] });
     expect(badKey.status).toBe(400);
-    expect((await badKey.json() as any).error).toMatchObject({ field: "time_limits", message: "time_limits: unknown field" });
+    expect((await badKey.json() as any).error).toMatchObject({ field: "args", message: "args: unknown field" });
 
     const created = await req("POST", "/v1/schedules", { name: "nightly", cron: "0 2 * * *", timezone: "Europe/Oslo", kind: "forecast", payload: { product_sku: "A", days: 7 }, queue: "batch" });
     expect(created.status).toBe(201);
@@ -300,6 +300,32 @@ describe("schedules", () => {
     expect((await requester(h.app, await token(uniqueName("other_")))("GET", "/v1/schedules/nightly")).status).toBe(404);
     expect((await req("DELETE", "/v1/schedules/nightly")).status).toBe(200);
     expect((await req("DELETE", "/v1/schedules/nightly")).status).toBe(404);
+  });
+
+  it("gives its fires' jobs retry, time_limits and start_within_ms; a PATCH of one keeps the others, and null clears it", async () => {
+    const tenant = uniqueName("tenant_");
+    const req = requester(h.app, await token(tenant));
+    const created = await req("POST", "/v1/schedules", {
+      name: "guarded",
+      cron: "0 2 * * *",
+      kind: "forecast",
+      payload: { product_sku: "A" },
+      retry: { max_attempts: 4 },
+      time_limits: { hard_ms: 60_000 },
+      start_within_ms: 3_600_000,
+    });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ retry: { max_attempts: 4, jitter: 0.5 }, time_limits: { hard_ms: 60_000 }, start_within_ms: 3_600_000 });
+    expect(h.scheduler.upserts.at(-1)?.schedule.jobOptions).toMatchObject({ retry: { maxAttempts: 4 }, timeLimits: { softMs: 0, hardMs: 60_000 }, startWithinMs: 3_600_000 });
+
+    const patched = await req("PATCH", "/v1/schedules/guarded", { start_within_ms: null });
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({ retry: { max_attempts: 4 }, time_limits: { hard_ms: 60_000 }, start_within_ms: null });
+    expect(h.scheduler.upserts.at(-1)?.fields).toEqual(["job_options"]);
+
+    const bad = await req("PATCH", "/v1/schedules/guarded", { time_limits: { soft_ms: 500, hard_ms: 100 } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.field).toBe("time_limits.hard_ms");
   });
 
   it("answers 409 QUOTA_EXCEEDED naming the limit when the tenant's schedules are used up", async () => {

@@ -318,6 +318,7 @@ describe("lists", () => {
       lastFireAtMs: 0,
       createdAtMs: 1,
       updatedAtMs: 1,
+      jobOptions: undefined,
     });
     const scheduled = await (await req("GET", "/v1/tasks/scheduled")).json() as any;
     expect(scheduled.schedules).toEqual([expect.objectContaining({ name: "nightly", kind: "train_all_products", cron: "0 2 * * *" })]);

@@ -67,8 +67,9 @@ export function jobPayload(kind: string, payload: Record<string, unknown>): Job[
   throw new ValidationError(`unknown job kind "${kind}"`, { field: "kind" });
 }
 
-export function buildJob(s: Pick<ScheduleRow, "tenant" | "name" | "kind" | "payload" | "queue">, taskId: string, firedAtMs: number): Job {
+export function buildJob(s: Pick<ScheduleRow, "tenant" | "name" | "kind" | "payload" | "queue" | "jobOptions">, taskId: string, firedAtMs: number): Job {
   if (!isJobKind(s.kind)) throw new ValidationError(`unknown job kind "${s.kind}"`, { field: "kind" });
+  const o = s.jobOptions;
   return Job.fromPartial({
     taskId,
     tenant: s.tenant,
@@ -76,6 +77,10 @@ export function buildJob(s: Pick<ScheduleRow, "tenant" | "name" | "kind" | "payl
     queue: s.queue,
     createdAtMs: firedAtMs,
     name: s.name,
+    retry: o?.retry,
+    timeLimits: o?.timeLimits,
+    // Counted from the fire, so a fire queued behind a backlog past the window is not run at noon.
+    startByMs: o?.startWithinMs ? firedAtMs + Number(o.startWithinMs) : 0,
     payload: jobPayload(s.kind, s.payload),
   });
 }

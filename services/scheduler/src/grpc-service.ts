@@ -14,7 +14,7 @@ const DEFAULT_CATCH_UP: CatchUp = "skip";
 const MAX_RUNS = 500;
 
 /** Proto field names a PATCH may list (snake_case or camelCase). */
-const PATCHABLE = ["cron", "interval_seconds", "timezone", "kind", "payload", "enabled", "queue", "catch_up"] as const;
+const PATCHABLE = ["cron", "interval_seconds", "timezone", "kind", "payload", "enabled", "queue", "catch_up", "job_options"] as const;
 type Patchable = (typeof PATCHABLE)[number];
 
 function normaliseField(f: string): string {
@@ -42,6 +42,7 @@ export function toProtoSchedule(s: ScheduleRow): Schedule {
     enabled: s.enabled,
     queue: s.queue,
     catchUp: s.catchUp,
+    jobOptions: s.jobOptions,
     nextFireAtMs: s.nextFireAtMs ?? 0,
     lastFireAtMs: s.lastFireAtMs ?? 0,
     createdAtMs: s.createdAtMs,
@@ -79,6 +80,7 @@ function inputForCreate(p: Schedule, fields: Set<string>): ScheduleInput {
     enabled: fields.size === 0 || fields.has("enabled") ? p.enabled : true,
     queue: p.queue || DEFAULT_QUEUE,
     catchUp: (p.catchUp || DEFAULT_CATCH_UP) as CatchUp,
+    jobOptions: p.jobOptions,
   };
 }
 
@@ -103,6 +105,8 @@ function inputForPatch(current: ScheduleRow, p: Schedule, fieldList: string[]): 
   if (listed.has("enabled")) next.enabled = p.enabled;
   if (set("queue", p.queue !== "")) next.queue = p.queue || DEFAULT_QUEUE;
   if (set("catch_up", p.catchUp !== "")) next.catchUp = (p.catchUp || DEFAULT_CATCH_UP) as CatchUp;
+  // Replaced whole: the gateway sends the schedule's options as they are to be.
+  if (set("job_options", p.jobOptions !== undefined)) next.jobOptions = p.jobOptions;
   return next;
 }
 

@@ -1,4 +1,5 @@
 // Postgres access for schedules and their runs (migration 010_schedules.sql).
+import { ScheduleJobOptions } from "@millrace/contracts";
 import { inTransaction, QuotaExceededError, type Pool } from "@millrace/runtime";
 
 export type CatchUp = "skip" | "run_once";
@@ -15,6 +16,8 @@ export interface ScheduleInput {
   enabled: boolean;
   queue: string;
   catchUp: CatchUp;
+  /** Retry, time limits and start_within_ms for every fire's job (migration 014); absent = the kind's defaults. */
+  jobOptions?: ScheduleJobOptions;
 }
 
 export interface ScheduleRow extends ScheduleInput {
@@ -62,6 +65,7 @@ function toSchedule(r: Record<string, any>): ScheduleRow {
     enabled: r.enabled,
     queue: r.queue,
     catchUp: r.catch_up,
+    jobOptions: ScheduleJobOptions.fromJSON(r.job_options ?? {}),
     nextFireAtMs: ms(r.next_fire_at),
     lastFireAtMs: ms(r.last_fire_at),
     createdAtMs: r.created_at.getTime(),
@@ -86,6 +90,8 @@ function toRun(r: Record<string, any>): RunRow {
     updatedAtMs: r.updated_at.getTime(),
   };
 }
+
+const jobOptionsJson = (s: ScheduleInput): string => JSON.stringify(ScheduleJobOptions.toJSON(s.jobOptions ?? ScheduleJobOptions.fromPartial({})));
 
 const TERMINAL_SQL = "('SUCCESS', 'FAILURE', 'REVOKED')";
 
@@ -123,10 +129,10 @@ export class ScheduleStore {
 
   private async insertRow(s: ScheduleRow, client: Pick<Pool, "query">): Promise<boolean> {
     const r = await client.query(
-      `insert into schedules (tenant, name, cron, interval_seconds, timezone, kind, payload, enabled, queue, catch_up, next_fire_at, last_fire_at, created_at, updated_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+      `insert into schedules (tenant, name, cron, interval_seconds, timezone, kind, payload, enabled, queue, catch_up, next_fire_at, last_fire_at, created_at, updated_at, job_options)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
        on conflict (tenant, name) do nothing`,
-      [s.tenant, s.name, s.cron, s.intervalSeconds, s.timezone, s.kind, JSON.stringify(s.payload), s.enabled, s.queue, s.catchUp, date(s.nextFireAtMs), date(s.lastFireAtMs), new Date(s.createdAtMs), new Date(s.updatedAtMs)],
+      [s.tenant, s.name, s.cron, s.intervalSeconds, s.timezone, s.kind, JSON.stringify(s.payload), s.enabled, s.queue, s.catchUp, date(s.nextFireAtMs), date(s.lastFireAtMs), new Date(s.createdAtMs), new Date(s.updatedAtMs), jobOptionsJson(s)],
     );
     return r.rowCount === 1;
   }
@@ -135,9 +141,9 @@ export class ScheduleStore {
   async update(s: ScheduleRow): Promise<boolean> {
     const r = await this.pool.query(
       `update schedules set cron = $3, interval_seconds = $4, timezone = $5, kind = $6, payload = $7, enabled = $8, queue = $9,
-         catch_up = $10, next_fire_at = $11, updated_at = $12
+         catch_up = $10, next_fire_at = $11, updated_at = $12, job_options = $13
        where tenant = $1 and name = $2`,
-      [s.tenant, s.name, s.cron, s.intervalSeconds, s.timezone, s.kind, JSON.stringify(s.payload), s.enabled, s.queue, s.catchUp, date(s.nextFireAtMs), new Date(s.updatedAtMs)],
+      [s.tenant, s.name, s.cron, s.intervalSeconds, s.timezone, s.kind, JSON.stringify(s.payload), s.enabled, s.queue, s.catchUp, date(s.nextFireAtMs), new Date(s.updatedAtMs), jobOptionsJson(s)],
     );
     return r.rowCount === 1;
   }

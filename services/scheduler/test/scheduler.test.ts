@@ -175,6 +175,29 @@ describe("scheduler (in-process, manual clock)", () => {
     expect(e.status.creates).toHaveLength(1);
   });
 
+  it("keeps a schedule's job options in Postgres and gives every fire's job them, start_by counted from the fire", async () => {
+    e = await schedulerEnv();
+    const clock = new ManualClock(at("2026-01-10T01:00:00Z"));
+    const { s, api } = await start(clock);
+    const jobOptions = { retry: { maxAttempts: 2, initialMs: 1_000, factor: 2, maxMs: 0, jitter: 0 }, timeLimits: { softMs: 0, hardMs: 30_000 }, startWithinMs: 600_000 };
+    await api.upsert({ name: "guarded", cron: "0 4 * * *", kind: "maintenance", payload: { action: "validate_models" }, jobOptions }, { createOnly: true });
+    expect((await api.get("guarded")).jobOptions).toEqual(jobOptions);
+
+    clock.set(at("2026-01-10T04:00:02Z"));
+    await s.tick();
+    await s.tick();
+    const job = e.status.creates.find((c) => c.job!.name === "guarded")!.job!;
+    expect(job.retry).toEqual(jobOptions.retry);
+    expect(job.timeLimits).toEqual(jobOptions.timeLimits);
+    expect(job.startByMs).toBe(at("2026-01-10T04:00:02Z") + 600_000);
+
+    // A PATCH naming job_options replaces them whole (the gateway sends them merged).
+    await api.upsert({ name: "guarded", jobOptions: { startWithinMs: 60_000, retry: undefined, timeLimits: undefined } }, { patch: true, fields: ["job_options"] });
+    const patched = await api.get("guarded");
+    expect(patched.jobOptions).toEqual({ retry: undefined, timeLimits: undefined, startWithinMs: 60_000 });
+    expect(patched.cron).toBe("0 4 * * *");
+  });
+
   it("records a failed task's error, and closes runs whose task expired", async () => {
     e = await schedulerEnv();
     const clock = new ManualClock(at("2026-01-10T02:59:59Z"));

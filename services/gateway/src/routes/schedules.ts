@@ -3,12 +3,12 @@
 // endpoint, validated here and stored as the kind's proto JSON, which the
 // scheduler decodes) by `cron` (in `timezone`) or every `interval_seconds`.
 import { Hono } from "hono";
-import type { Schedule, ScheduleRun } from "@millrace/contracts";
+import type { RetryPolicy, Schedule, ScheduleJobOptions, ScheduleRun, TimeLimits } from "@millrace/contracts";
 import { NotFoundError, QUEUES, ValidationError, call, isJobKind, isQueue, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { schedulePayload, schedulePayloadView } from "../job-bodies";
 import { iso, taskLinks } from "../task-view";
-import { parseWith, queryInt, readJsonObject } from "../validation";
+import { jobOptions, jobOptionsShape, parseWith, queryInt, readJsonObject } from "../validation";
 
 // The scheduler's own rule for names.
 const SCHEDULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -37,7 +37,12 @@ const fields = {
   enabled: z.boolean(),
   queue: z.string().refine(isQueue, `must be one of ${QUEUES.join(", ")}`),
   catch_up: z.enum(["skip", "run_once"], { errorMap: () => ({ message: "must be skip or run_once" }) }),
+  // Every fire's job gets these, as a task-creating POST would; null clears one in a PATCH.
+  retry: jobOptionsShape.retry.nullable(),
+  time_limits: jobOptionsShape.time_limits.nullable(),
+  start_within_ms: jobOptionsShape.start_within_ms.nullable(),
 };
+const JOB_OPTION_FIELDS = ["retry", "time_limits", "start_within_ms"] as const;
 const optionalFields = z.object(fields).partial().strict();
 type Fields = z.infer<typeof optionalFields>;
 
@@ -45,6 +50,28 @@ const createBody = optionalFields
   .extend({ name: scheduleNameSchema, kind: fields.kind })
   .refine((b) => Boolean(b.cron) !== Boolean(b.interval_seconds), { message: "give exactly one of cron or interval_seconds", path: ["cron"] });
 const patchBody = optionalFields;
+
+const nonZero = (o: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0));
+
+function retryJson(r: RetryPolicy | undefined): Record<string, number> | null {
+  if (!r) return null;
+  return nonZero({ max_attempts: r.maxAttempts, initial_ms: r.initialMs, factor: r.factor, max_ms: r.maxMs, jitter: r.jitter });
+}
+
+function timeLimitsJson(t: TimeLimits | undefined): Record<string, number> | null {
+  return t ? nonZero({ soft_ms: t.softMs, hard_ms: t.hardMs }) : null;
+}
+
+/** The body's job options over `base` (a PATCH: the stored ones; absent keys keep theirs, null clears). */
+function scheduleJobOptions(b: Fields, base: ScheduleJobOptions | undefined): ScheduleJobOptions {
+  const o = jobOptions({ retry: b.retry ?? undefined, time_limits: b.time_limits ?? undefined, start_within_ms: b.start_within_ms ?? undefined });
+  const pick = <T>(sent: unknown, value: T | undefined, kept: T | undefined) => (sent === undefined ? kept : sent === null ? undefined : value);
+  return {
+    retry: pick(b.retry, o.retry, base?.retry),
+    timeLimits: pick(b.time_limits, o.timeLimits, base?.timeLimits),
+    startWithinMs: pick(b.start_within_ms, o.startWithinMs, base?.startWithinMs) ?? 0,
+  };
+}
 
 export function scheduleJson(s: Schedule): Record<string, unknown> {
   return {
@@ -57,6 +84,9 @@ export function scheduleJson(s: Schedule): Record<string, unknown> {
     enabled: s.enabled,
     queue: s.queue || "default",
     catch_up: s.catchUp || "skip",
+    retry: retryJson(s.jobOptions?.retry),
+    time_limits: timeLimitsJson(s.jobOptions?.timeLimits),
+    start_within_ms: Number(s.jobOptions?.startWithinMs ?? 0) || null,
     next_fire_at: iso(s.nextFireAtMs),
     last_fire_at: iso(s.lastFireAtMs),
     created_at: iso(s.createdAtMs),
@@ -77,7 +107,7 @@ export function runJson(r: ScheduleRun): Record<string, unknown> {
   };
 }
 
-function toSchedule(tenant: string, name: string, b: Fields): Schedule {
+function toSchedule(tenant: string, name: string, b: Fields, jobOptionsOf: ScheduleJobOptions | undefined = undefined): Schedule {
   return {
     tenant,
     name,
@@ -89,6 +119,7 @@ function toSchedule(tenant: string, name: string, b: Fields): Schedule {
     enabled: b.enabled ?? false,
     queue: b.queue ?? "",
     catchUp: b.catch_up ?? "",
+    jobOptions: jobOptionsOf,
     nextFireAtMs: 0,
     lastFireAtMs: 0,
     createdAtMs: 0,
@@ -121,7 +152,7 @@ export function scheduleRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       enabled: b.enabled ?? true,
       queue: b.queue ?? "default",
       catch_up: b.catch_up ?? "skip",
-    });
+    }, scheduleJobOptions(b, undefined));
     const created = await call(s, s.upsertSchedule, { schedule, createOnly: true, patch: false, fields: [] }, 10_000, "scheduler");
     return c.json(scheduleJson(created), 201, { Location: `/v1/schedules/${created.name}` });
   });
@@ -142,12 +173,16 @@ export function scheduleRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     if (b.kind !== undefined && b.payload === undefined) {
       throw new ValidationError("payload: changing kind needs the payload for the new kind", { field: "payload" });
     }
+    const setsOptions = JOB_OPTION_FIELDS.some((k) => b[k] !== undefined);
+    const stored = (b.payload !== undefined && b.kind === undefined) || setsOptions ? await call(s, s.getSchedule, { tenant, name }, 10_000, "scheduler") : undefined;
     if (b.payload !== undefined) {
       // The payload must fit the kind, new or stored.
-      const kind = b.kind ?? (await call(s, s.getSchedule, { tenant, name }, 10_000, "scheduler")).kind;
-      b.payload = schedulePayload(kind, b.payload, max);
+      b.payload = schedulePayload(b.kind ?? stored!.kind, b.payload, max);
     }
-    const updated = await call(s, s.upsertSchedule, { schedule: toSchedule(tenant, name, b), createOnly: false, patch: true, fields: present }, 10_000, "scheduler");
+    // The scheduler replaces a schedule's job options whole: they go as the stored ones with this body's over them.
+    const jobOpts = setsOptions ? scheduleJobOptions(b, stored!.jobOptions) : undefined;
+    const fieldList = [...present.filter((k) => !(JOB_OPTION_FIELDS as readonly string[]).includes(k)), ...(setsOptions ? ["job_options"] : [])];
+    const updated = await call(s, s.upsertSchedule, { schedule: toSchedule(tenant, name, b, jobOpts), createOnly: false, patch: true, fields: fieldList }, 10_000, "scheduler");
     return c.json(scheduleJson(updated));
   });
 

@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Struct } from "../../google/protobuf/struct";
+import { RetryPolicy, TimeLimits } from "./job";
 
 export interface Schedule {
   tenant: string;
@@ -36,6 +37,17 @@ export interface Schedule {
   lastFireAtMs: number;
   createdAtMs: number;
   updatedAtMs: number;
+  jobOptions: ScheduleJobOptions | undefined;
+}
+
+/** What every fire's job carries, as a task-creating POST would give it. */
+export interface ScheduleJobOptions {
+  retry: RetryPolicy | undefined;
+  timeLimits:
+    | TimeLimits
+    | undefined;
+  /** The job's start_by is the fire's time plus this; 0 = no deadline. */
+  startWithinMs: number;
 }
 
 export interface ScheduleRun {
@@ -106,6 +118,7 @@ function createBaseSchedule(): Schedule {
     lastFireAtMs: 0,
     createdAtMs: 0,
     updatedAtMs: 0,
+    jobOptions: undefined,
   };
 }
 
@@ -152,6 +165,9 @@ export const Schedule: MessageFns<Schedule> = {
     }
     if (message.updatedAtMs !== 0) {
       writer.uint32(112).int64(message.updatedAtMs);
+    }
+    if (message.jobOptions !== undefined) {
+      ScheduleJobOptions.encode(message.jobOptions, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -281,6 +297,14 @@ export const Schedule: MessageFns<Schedule> = {
             message.updatedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.jobOptions = ScheduleJobOptions.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -333,6 +357,11 @@ export const Schedule: MessageFns<Schedule> = {
         : isSet(object.updated_at_ms)
         ? globalThis.Number(object.updated_at_ms)
         : 0,
+      jobOptions: isSet(object.jobOptions)
+        ? ScheduleJobOptions.fromJSON(object.jobOptions)
+        : isSet(object.job_options)
+        ? ScheduleJobOptions.fromJSON(object.job_options)
+        : undefined,
     };
   },
 
@@ -380,6 +409,9 @@ export const Schedule: MessageFns<Schedule> = {
     if (message.updatedAtMs !== 0) {
       obj.updatedAtMs = Math.round(message.updatedAtMs);
     }
+    if (message.jobOptions !== undefined) {
+      obj.jobOptions = ScheduleJobOptions.toJSON(message.jobOptions);
+    }
     return obj;
   },
 
@@ -402,6 +434,122 @@ export const Schedule: MessageFns<Schedule> = {
     message.lastFireAtMs = object.lastFireAtMs ?? 0;
     message.createdAtMs = object.createdAtMs ?? 0;
     message.updatedAtMs = object.updatedAtMs ?? 0;
+    message.jobOptions = (object.jobOptions !== undefined && object.jobOptions !== null)
+      ? ScheduleJobOptions.fromPartial(object.jobOptions)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseScheduleJobOptions(): ScheduleJobOptions {
+  return { retry: undefined, timeLimits: undefined, startWithinMs: 0 };
+}
+
+export const ScheduleJobOptions: MessageFns<ScheduleJobOptions> = {
+  encode(message: ScheduleJobOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.retry !== undefined) {
+      RetryPolicy.encode(message.retry, writer.uint32(10).fork()).join();
+    }
+    if (message.timeLimits !== undefined) {
+      TimeLimits.encode(message.timeLimits, writer.uint32(18).fork()).join();
+    }
+    if (message.startWithinMs !== 0) {
+      writer.uint32(24).int64(message.startWithinMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleJobOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleJobOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.retry = RetryPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.timeLimits = TimeLimits.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startWithinMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScheduleJobOptions {
+    return {
+      retry: isSet(object.retry) ? RetryPolicy.fromJSON(object.retry) : undefined,
+      timeLimits: isSet(object.timeLimits)
+        ? TimeLimits.fromJSON(object.timeLimits)
+        : isSet(object.time_limits)
+        ? TimeLimits.fromJSON(object.time_limits)
+        : undefined,
+      startWithinMs: isSet(object.startWithinMs)
+        ? globalThis.Number(object.startWithinMs)
+        : isSet(object.start_within_ms)
+        ? globalThis.Number(object.start_within_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ScheduleJobOptions): unknown {
+    const obj: any = {};
+    if (message.retry !== undefined) {
+      obj.retry = RetryPolicy.toJSON(message.retry);
+    }
+    if (message.timeLimits !== undefined) {
+      obj.timeLimits = TimeLimits.toJSON(message.timeLimits);
+    }
+    if (message.startWithinMs !== 0) {
+      obj.startWithinMs = Math.round(message.startWithinMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ScheduleJobOptions>): ScheduleJobOptions {
+    return ScheduleJobOptions.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ScheduleJobOptions>): ScheduleJobOptions {
+    const message = createBaseScheduleJobOptions();
+    message.retry = (object.retry !== undefined && object.retry !== null)
+      ? RetryPolicy.fromPartial(object.retry)
+      : undefined;
+    message.timeLimits = (object.timeLimits !== undefined && object.timeLimits !== null)
+      ? TimeLimits.fromPartial(object.timeLimits)
+      : undefined;
+    message.startWithinMs = object.startWithinMs ?? 0;
     return message;
   },
 };
