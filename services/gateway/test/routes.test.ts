@@ -323,6 +323,12 @@ describe("schedules", () => {
     expect(await patched.json()).toMatchObject({ retry: { max_attempts: 4 }, time_limits: { hard_ms: 60_000 }, start_within_ms: null });
     expect(h.scheduler.upserts.at(-1)?.fields).toEqual(["job_options"]);
 
+    // The name may come back as read; the scheduler's stamps may not be set.
+    expect((await req("PATCH", "/v1/schedules/guarded", { name: "guarded", enabled: false })).status).toBe(200);
+    const stamp = await req("PATCH", "/v1/schedules/guarded", { next_fire_at: "2030-01-01T00:00:00Z" });
+    expect(stamp.status).toBe(400);
+    expect(((await stamp.json()) as any).error).toMatchObject({ field: "next_fire_at", message: "next_fire_at: read-only, kept by the scheduler" });
+
     const bad = await req("PATCH", "/v1/schedules/guarded", { time_limits: { soft_ms: 500, hard_ms: 100 } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.field).toBe("time_limits.hard_ms");

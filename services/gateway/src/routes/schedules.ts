@@ -43,6 +43,8 @@ const fields = {
   start_within_ms: jobOptionsShape.start_within_ms.nullable(),
 };
 const JOB_OPTION_FIELDS = ["retry", "time_limits", "start_within_ms"] as const;
+/** What a GET shows that no request sets. */
+const READ_ONLY = ["next_fire_at", "last_fire_at", "created_at", "updated_at"] as const;
 const optionalFields = z.object(fields).partial().strict();
 type Fields = z.infer<typeof optionalFields>;
 
@@ -167,7 +169,10 @@ export function scheduleRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const name = scheduleName(c.req.param("name"));
     const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
     if ("name" in raw && raw.name !== name) throw new ValidationError("name: a schedule cannot be renamed", { field: "name" });
-    const b = parseWith(patchBody, raw) as Fields;
+    // A GET's body PATCHed back names the schedule and carries its cursor and stamps: the name may stay, the rest is not the client's to set.
+    const { name: _sameName, ...settings } = raw;
+    for (const k of READ_ONLY) if (k in settings) throw new ValidationError(`${k}: read-only, kept by the scheduler`, { field: k });
+    const b = parseWith(patchBody, settings) as Fields;
     const present = (Object.keys(fields) as (keyof typeof fields)[]).filter((k) => b[k] !== undefined);
     if (present.length === 0) throw new ValidationError(`body: give at least one of ${Object.keys(fields).join(", ")}`, { field: "body" });
     if (b.kind !== undefined && b.payload === undefined) {
