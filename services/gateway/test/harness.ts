@@ -170,6 +170,19 @@ export class FakeStatus {
           }
         }),
       })),
+      // As the status service counts: created since (recent), and not yet finished (unfinished).
+      countTasks: unary(async (req) => {
+        const mine = [...this.tasks.values()].filter((t) => t.tenant === req.tenant);
+        const group = (ts: Task[]) => {
+          const m = new Map<string, { queue: string; kind: string; state: TaskState; count: number }>();
+          for (const t of ts) {
+            const k = `${t.queue}/${t.kind}/${t.state}`;
+            m.set(k, { queue: t.queue, kind: t.kind, state: t.state, count: (m.get(k)?.count ?? 0) + 1 });
+          }
+          return [...m.values()];
+        };
+        return { recent: group(mine.filter((t) => t.createdAtMs >= Number(req.sinceMs))), unfinished: group(mine.filter((t) => !isTerminal(t.state))) };
+      }),
       listTasks: unary(async (req) => {
         let all = [...this.tasks.values()].filter((t) => t.tenant === req.tenant);
         if (req.state) all = all.filter((t) => t.state === req.state);

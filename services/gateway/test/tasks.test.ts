@@ -325,6 +325,33 @@ describe("lists", () => {
     expect(scheduled.retries).toEqual([expect.objectContaining({ task_id: ids[1], attempts: 1 })]);
   });
 
+  it("counts the tenant's tasks by state, kind and queue; ?hours bounds the recent window", async () => {
+    const tenant = uniqueName("tenant_");
+    const a = await newTask(tenant);
+    const b = await newTask(tenant);
+    const old = await newTask(tenant, "explain");
+    h.status.update(a.id, { state: TaskState.SUCCESS });
+    h.status.update(b.id, { state: TaskState.PROGRESS });
+    h.status.update(old.id, { createdAtMs: Date.now() - 3 * 86_400_000 }); // still PENDING, three days on
+    await newTask(uniqueName("other_"));
+    const req = a.req;
+    const before = Date.now();
+    const r = (await (await req("GET", "/v1/tasks/counts")).json()) as any;
+    expect(r).toEqual({
+      since: expect.any(String),
+      recent: { total: 2, by_state: { SUCCESS: 1, PROGRESS: 1 }, by_kind: { predict: { SUCCESS: 1, PROGRESS: 1 } } },
+      unfinished: { total: 2, by_state: { PROGRESS: 1, PENDING: 1 }, by_queue: { default: { PROGRESS: 1, PENDING: 1 } } },
+    });
+    expect(Math.abs(Date.parse(r.since) - (before - 24 * 3_600_000))).toBeLessThan(60_000);
+    const week = (await (await req("GET", "/v1/tasks/counts?hours=100")).json()) as any;
+    expect(week.recent.by_kind).toEqual({ predict: { SUCCESS: 1, PROGRESS: 1 }, explain: { PENDING: 1 } });
+    for (const bad of ["0", "169", "day"]) {
+      const res = await req("GET", `/v1/tasks/counts?hours=${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(((await res.json()) as any).error.field).toBe("hours");
+    }
+  });
+
   it("a task whose large result the list left out has its size and result_url instead of result", async () => {
     const tenant = uniqueName("tenant_");
     const { id, req } = await newTask(tenant);

@@ -59,6 +59,7 @@ export async function startStatusFake(): Promise<StatusFake> {
     }),
     getTasks: unimplemented,
     listTasks: unimplemented,
+    countTasks: unimplemented,
     watchTask: (call) => call.destroy(new Error("not in the fake")),
     cancelTask: unimplemented,
     retryTask: unimplemented,

@@ -53,6 +53,8 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       results: await Promise.all(req.requests.map((r) => getTask(r).then((task) => ({ task, error: undefined }), (err) => ({ task: undefined, error: itemError(err) })))),
     })),
 
+    countTasks: unary(async (req) => d.store.count(req.tenant, Number(req.sinceMs))),
+
     listTasks: unary(async (req) => {
       const limit = Math.min(Math.max(req.limit || 50, 1), 500);
       const { rows, omitted, nextCursor } = await d.store.list({

@@ -268,6 +268,49 @@ describe("status service (real NATS + Postgres)", () => {
     sub.unsubscribe();
   });
 
+  it("counts a tenant's tasks: by queue, kind and state since a time, and every unfinished one however old", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    await boot({}, clock);
+    const now = clock.now();
+    const make = async (id: string, tenant: string, createdAtMs: number) => {
+      const j = { ...job(id, tenant), createdAtMs };
+      await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+      return j;
+    };
+    await make("count-old", "acme", now - 3 * 86_400_000); // PENDING for three days
+    const ok = await make("count-ok", "acme", now - 1_000);
+    const bad = await make("count-bad", "acme", now - 1_000);
+    const running = await make("count-run", "acme", now - 1_000);
+    await make("count-other", "globex", now - 1_000);
+    const js = nats.nc.jetstream();
+    await publishEvent(js, nats.topo, event(ok, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(ok, TaskState.SUCCESS, 1, 2));
+    await publishEvent(js, nats.topo, event(bad, TaskState.STARTED, 1, 1));
+    await publishEvent(js, nats.topo, event(bad, TaskState.FAILURE, 1, 2, { error: { type: "DataError", message: "bad", code: "DATA", retryable: false } }));
+    await publishEvent(js, nats.topo, event(running, TaskState.STARTED, 1, 1));
+    const stateOf = async (id: string) => (await call(client, client.getTask, { tenant: "acme", taskId: id })).state;
+    await waitFor(async () => (await stateOf("count-ok")) === TaskState.SUCCESS && (await stateOf("count-bad")) === TaskState.FAILURE && (await stateOf("count-run")) === TaskState.STARTED);
+
+    const r = await call(client, client.countTasks, { tenant: "acme", sinceMs: now - 3_600_000 });
+    const flat = (rows: { queue: string; kind: string; state: TaskState; count: number }[]) => rows.map((x) => [x.queue, x.kind, x.state, Number(x.count)]).sort();
+    // The three-day-old PENDING task is not recent, and globex's is not acme's.
+    expect(flat(r.recent)).toEqual(
+      [
+        ["default", "train", TaskState.STARTED, 1],
+        ["default", "train", TaskState.SUCCESS, 1],
+        ["default", "train", TaskState.FAILURE, 1],
+      ].sort(),
+    );
+    expect(flat(r.unfinished)).toEqual(
+      [
+        ["default", "train", TaskState.PENDING, 1],
+        ["default", "train", TaskState.STARTED, 1],
+      ].sort(),
+    );
+  });
+
   it("a manual retry keeps a start_by deadline's window, counted from the retry", async () => {
     nats = await natsFixture();
     db = await dbFixture();

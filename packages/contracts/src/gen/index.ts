@@ -6,7 +6,7 @@ export { ExplainRequest, ExplainResponse, GetModelRequest, GetModelVersionReques
 export type { PredictorServiceServer, RegistryServiceServer } from "./millrace/v1/predictor";
 export { DeleteScheduleResponse, GetScheduleRequest, ListRunsRequest, ListRunsResponse, ListSchedulesRequest, ListSchedulesResponse, Schedule, ScheduleJobOptions, ScheduleRun, SchedulerPingRequest, SchedulerPingResponse, SchedulerServiceClient, SchedulerServiceService, UpsertScheduleRequest } from "./millrace/v1/scheduler";
 export type { SchedulerServiceServer } from "./millrace/v1/scheduler";
-export { CancelTaskRequest, CancelTaskResponse, CreateTaskRequest, CreateTaskResponse, GetTaskOutcome, GetTaskRequest, GetTasksRequest, GetTasksResponse, ItemError, ListTasksRequest, ListTasksResponse, PingRequest, PingResponse, PurgeExpiredRequest, PurgeExpiredResponse, RetryTaskRequest, RetryTaskResponse, StatusServiceClient, StatusServiceService, WatchTaskRequest } from "./millrace/v1/status";
+export { CancelTaskRequest, CancelTaskResponse, CountTasksRequest, CountTasksResponse, CreateTaskRequest, CreateTaskResponse, GetTaskOutcome, GetTaskRequest, GetTasksRequest, GetTasksResponse, ItemError, ListTasksRequest, ListTasksResponse, PingRequest, PingResponse, PurgeExpiredRequest, PurgeExpiredResponse, RetryTaskRequest, RetryTaskResponse, StatusServiceClient, StatusServiceService, TaskCount, WatchTaskRequest } from "./millrace/v1/status";
 export type { StatusServiceServer } from "./millrace/v1/status";
 export { AttemptRecord, Progress, Task, TaskError, TaskState, taskStateFromJSON, taskStateToJSON } from "./millrace/v1/task";
 export { Struct, ListValue, Value } from "./google/protobuf/struct";

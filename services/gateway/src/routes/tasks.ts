@@ -7,7 +7,7 @@
 // Both GET /v1/tasks/{id} and /result take ?wait=N (seconds, at most 60) to
 // long-poll until the task is terminal.
 import { Hono, type Context } from "hono";
-import { TaskState, type Task } from "@millrace/contracts";
+import { TaskState, type Task, type TaskCount } from "@millrace/contracts";
 import { ConflictError, GoneError, ValidationError, call, isJobKind, isoTime, isTerminal, stateFromName, stateName, z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { errorBody } from "../errors";
@@ -61,6 +61,20 @@ function listQuery(c: Context<GatewayEnv>) {
   };
 }
 
+const total = (rows: TaskCount[]): number => rows.reduce((s, x) => s + Number(x.count), 0);
+
+function byState(rows: TaskCount[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of rows) out[stateName(x.state)] = (out[stateName(x.state)] ?? 0) + Number(x.count);
+  return out;
+}
+
+function byKey(rows: TaskCount[], keyOf: (x: TaskCount) => string): Record<string, Record<string, number>> {
+  const groups = new Map<string, TaskCount[]>();
+  for (const x of rows) groups.set(keyOf(x), [...(groups.get(keyOf(x)) ?? []), x]);
+  return Object.fromEntries([...groups].map(([k, g]) => [k, byState(g)]));
+}
+
 export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   const list = (req: ReturnType<typeof listQuery>) => call(deps.status, deps.status.listTasks, req, 10_000, "status");
@@ -111,7 +125,19 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     });
   };
 
-  // GET /tasks/active and /tasks/scheduled are answered by the /tasks/:id
+  // Flower's dashboard: how many of the tenant's tasks are in each state.
+  const counts = async (c: Context<GatewayEnv>) => {
+    const hours = queryInt(c.req.query("hours"), "hours", 24, 1, 7 * 24);
+    const sinceMs = deps.clock.now() - hours * 3_600_000;
+    const r = await call(deps.status, deps.status.countTasks, { tenant: c.get("tenant"), sinceMs }, 10_000, "status");
+    return c.json({
+      since: isoTime(sinceMs),
+      recent: { total: total(r.recent), by_state: byState(r.recent), by_kind: byKey(r.recent, (x) => x.kind) },
+      unfinished: { total: total(r.unfinished), by_state: byState(r.unfinished), by_queue: byKey(r.unfinished, (x) => x.queue) },
+    });
+  };
+
+  // GET /tasks/active, /tasks/scheduled and /tasks/counts are answered by the /tasks/:id
   // route. Hono's RegExpRouter cannot hold a static segment beside a param
   // one for the same method, and one such pair makes SmartRouter fall back to
   // TrieRouter for every route (about 8x slower per match, on every poll).
@@ -119,6 +145,7 @@ export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const id = c.req.param("id");
     if (id === "active") return active(c);
     if (id === "scheduled") return scheduled(c);
+    if (id === "counts") return counts(c);
     return c.body(taskJsonText(await readTask(deps, c, taskIdParam(c))), 200, JSON_TYPE);
   });
 

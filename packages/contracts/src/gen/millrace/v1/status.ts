@@ -87,6 +87,25 @@ export interface ListTasksResponse {
   nextCursor: string;
 }
 
+export interface CountTasksRequest {
+  tenant: string;
+  sinceMs: number;
+}
+
+export interface TaskCount {
+  queue: string;
+  kind: string;
+  state: TaskState;
+  count: number;
+}
+
+export interface CountTasksResponse {
+  /** Tasks created since since_ms, by queue, kind and state. */
+  recent: TaskCount[];
+  /** Tasks not yet finished (PENDING, STARTED, PROGRESS, RETRY), whenever created. */
+  unfinished: TaskCount[];
+}
+
 export interface WatchTaskRequest {
   tenant: string;
   taskId: string;
@@ -1035,6 +1054,299 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
   },
 };
 
+function createBaseCountTasksRequest(): CountTasksRequest {
+  return { tenant: "", sinceMs: 0 };
+}
+
+export const CountTasksRequest: MessageFns<CountTasksRequest> = {
+  encode(message: CountTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.sinceMs !== 0) {
+      writer.uint32(16).int64(message.sinceMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sinceMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CountTasksRequest {
+    return {
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      sinceMs: isSet(object.sinceMs)
+        ? globalThis.Number(object.sinceMs)
+        : isSet(object.since_ms)
+        ? globalThis.Number(object.since_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: CountTasksRequest): unknown {
+    const obj: any = {};
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.sinceMs !== 0) {
+      obj.sinceMs = Math.round(message.sinceMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CountTasksRequest>): CountTasksRequest {
+    return CountTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CountTasksRequest>): CountTasksRequest {
+    const message = createBaseCountTasksRequest();
+    message.tenant = object.tenant ?? "";
+    message.sinceMs = object.sinceMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseTaskCount(): TaskCount {
+  return { queue: "", kind: "", state: 0, count: 0 };
+}
+
+export const TaskCount: MessageFns<TaskCount> = {
+  encode(message: TaskCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queue !== "") {
+      writer.uint32(10).string(message.queue);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.state !== 0) {
+      writer.uint32(24).int32(message.state);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.queue = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskCount {
+    return {
+      queue: isSet(object.queue) ? globalThis.String(object.queue) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      state: isSet(object.state) ? taskStateFromJSON(object.state) : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: TaskCount): unknown {
+    const obj: any = {};
+    if (message.queue !== "") {
+      obj.queue = message.queue;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.state !== 0) {
+      obj.state = taskStateToJSON(message.state);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TaskCount>): TaskCount {
+    return TaskCount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TaskCount>): TaskCount {
+    const message = createBaseTaskCount();
+    message.queue = object.queue ?? "";
+    message.kind = object.kind ?? "";
+    message.state = object.state ?? 0;
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseCountTasksResponse(): CountTasksResponse {
+  return { recent: [], unfinished: [] };
+}
+
+export const CountTasksResponse: MessageFns<CountTasksResponse> = {
+  encode(message: CountTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.recent) {
+      TaskCount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.unfinished) {
+      TaskCount.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CountTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCountTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recent.push(TaskCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.unfinished.push(TaskCount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CountTasksResponse {
+    return {
+      recent: globalThis.Array.isArray(object?.recent) ? object.recent.map((e: any) => TaskCount.fromJSON(e)) : [],
+      unfinished: globalThis.Array.isArray(object?.unfinished)
+        ? object.unfinished.map((e: any) => TaskCount.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CountTasksResponse): unknown {
+    const obj: any = {};
+    if (message.recent?.length) {
+      obj.recent = message.recent.map((e) => TaskCount.toJSON(e));
+    }
+    if (message.unfinished?.length) {
+      obj.unfinished = message.unfinished.map((e) => TaskCount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CountTasksResponse>): CountTasksResponse {
+    return CountTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CountTasksResponse>): CountTasksResponse {
+    const message = createBaseCountTasksResponse();
+    message.recent = object.recent?.map((e) => TaskCount.fromPartial(e)) || [];
+    message.unfinished = object.unfinished?.map((e) => TaskCount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseWatchTaskRequest(): WatchTaskRequest {
   return { tenant: "", taskId: "", history: false };
 }
@@ -1830,6 +2142,20 @@ export const StatusServiceService = {
     responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
   },
+  /**
+   * A tenant's task counts (Flower's dashboard): by state and kind for the
+   * tasks created since `since_ms`, and by queue and state for every task not
+   * yet finished, however old.
+   */
+  countTasks: {
+    path: "/millrace.v1.StatusService/CountTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CountTasksRequest): Buffer => Buffer.from(CountTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CountTasksRequest => CountTasksRequest.decode(value),
+    responseSerialize: (value: CountTasksResponse): Buffer => Buffer.from(CountTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CountTasksResponse => CountTasksResponse.decode(value),
+  },
   /** History first (the current row), then every change until a terminal state. */
   watchTask: {
     path: "/millrace.v1.StatusService/WatchTask" as const,
@@ -1894,6 +2220,12 @@ export interface StatusServiceServer extends UntypedServiceImplementation {
    */
   getTasks: handleUnaryCall<GetTasksRequest, GetTasksResponse>;
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
+  /**
+   * A tenant's task counts (Flower's dashboard): by state and kind for the
+   * tasks created since `since_ms`, and by queue and state for every task not
+   * yet finished, however old.
+   */
+  countTasks: handleUnaryCall<CountTasksRequest, CountTasksResponse>;
   /** History first (the current row), then every change until a terminal state. */
   watchTask: handleServerStreamingCall<WatchTaskRequest, Task>;
   cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
@@ -1969,6 +2301,26 @@ export interface StatusServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A tenant's task counts (Flower's dashboard): by state and kind for the
+   * tasks created since `since_ms`, and by queue and state for every task not
+   * yet finished, however old.
+   */
+  countTasks(
+    request: CountTasksRequest,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
+  ): ClientUnaryCall;
+  countTasks(
+    request: CountTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CountTasksResponse) => void,
   ): ClientUnaryCall;
   /** History first (the current row), then every change until a terminal state. */
   watchTask(request: WatchTaskRequest, options?: Partial<CallOptions>): ClientReadableStream<Task>;
@@ -2050,6 +2402,17 @@ type DeepPartial<T> = T extends Builtin ? T
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
