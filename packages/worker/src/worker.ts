@@ -8,8 +8,9 @@ import {
   errorType,
   errorCode,
   isRetryable,
+  expiredError,
   isTerminal,
-  isoTime,
+  lateForStart,
   mergeRetry,
   publishDeadLetter,
   retryDelayMs,
@@ -619,10 +620,9 @@ export class Worker {
    * the job is acked. Whoever asked for the deadline no longer wants the work.
    */
   private async expired(run: Run, msg: JsMsg, job: Job, events: AttemptEvents): Promise<boolean> {
-    const now = this.clock.now();
-    if (now <= job.startByMs) return false;
-    const late = now - job.startByMs;
-    await events.failure({ type: "TaskExpired", message: `not started by ${isoTime(job.startByMs)} (start_within_ms); received ${late} ms after`, code: "EXPIRED", retryable: false }, TaskState.REVOKED);
+    const late = lateForStart(job, this.clock.now());
+    if (late === undefined) return false;
+    await events.failure(expiredError(job, late), TaskState.REVOKED);
     msg.ack();
     run.terminal = true;
     run.logger.info({ late_ms: late }, "expired before start; not run");

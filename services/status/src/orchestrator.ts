@@ -1,6 +1,6 @@
 import type { JsMsg, NatsConnection } from "nats";
 import { Job, TaskState, type TaskError, type TaskEvent } from "@millrace/contracts";
-import { errorMessage, inTransaction, isTerminal, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
+import { errorMessage, expiredError, inTransaction, isTerminal, lateForStart, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
 import { insertPending } from "@millrace/submissions";
 import type { Canceller } from "./cancel";
 import type { TaskRow } from "./projection";
@@ -111,6 +111,10 @@ export class Orchestrator {
 
   private async onJob(msg: JsMsg): Promise<void> {
     const job = Job.decode(msg.data);
+    if (await this.expired(job)) {
+      msg.ack();
+      return;
+    }
     const plan = await this.planOf(job);
     await inTransaction(this.pool, async (client) => {
       const ins = await client.query(
@@ -208,6 +212,41 @@ export class Orchestrator {
       generation: isRow ? parent.generation : parent.generation,
       ...extra,
     };
+  }
+
+  /**
+   * A workflow that reaches the orchestrator after its start_by, and has not
+   * started (no workflows row), ends REVOKED with code EXPIRED, as a worker
+   * ends a late job; its steps never run.
+   */
+  private async expired(job: Job): Promise<boolean> {
+    const now = this.clock.now();
+    const late = lateForStart(job, now);
+    if (late === undefined) return false;
+    const started = await this.pool.query("select 1 from workflows where parent_id = $1", [job.taskId]);
+    if (started.rowCount) return false;
+    await publishEvent(this.nc.jetstream(), this.topo, {
+      eventId: "",
+      taskId: job.taskId,
+      tenant: job.tenant,
+      kind: job.kind,
+      queue: job.queue,
+      parentId: job.parentId,
+      createdAtMs: job.createdAtMs,
+      state: TaskState.REVOKED,
+      attempt: 1,
+      seq: 1,
+      atMs: now,
+      progress: undefined,
+      resultJson: new Uint8Array(),
+      error: expiredError(job, late),
+      nextAttemptAtMs: 0,
+      workerId: "orchestrator",
+      name: job.name,
+      generation: job.generation,
+    });
+    this.logger.info({ task_id: job.taskId, late_ms: late }, "workflow expired before start; not run");
+    return true;
   }
 
   private async parentEvent(client: PoolClient, wf: WorkflowRow, parent: TaskRow | Job, state: TaskState, extra: Partial<TaskEvent>): Promise<void> {

@@ -59,8 +59,9 @@ describe("workflows: chains, groups, chords (real NATS + Postgres)", () => {
     await db?.cleanup();
   });
 
-  async function submit(type: string, steps: Job[], callback?: Job): Promise<string> {
+  async function submit(type: string, steps: Job[], callback?: Job, extra: Partial<Job> = {}): Promise<string> {
     const parent = Job.fromPartial({
+      ...extra,
       taskId: `wf-${Math.random().toString(36).slice(2)}`,
       tenant: "acme",
       kind: "workflow",
@@ -84,6 +85,22 @@ describe("workflows: chains, groups, chords (real NATS + Postgres)", () => {
     expect(JSON.parse(Buffer.from(t.resultJson).toString()).result).toBe(111);
     expect(t.children).toHaveLength(3);
     expect(t.progress?.total).toBe(3);
+  });
+
+  it("a workflow past its start_by is not started: REVOKED with code EXPIRED and no step runs; one in time runs", async () => {
+    await boot();
+    const late = await submit("chain", [add(1), add(2)], undefined, { startByMs: Date.now() - 1_000 });
+    const onTime = await submit("chain", [add(1), add(2)], undefined, { startByMs: Date.now() + 60_000 });
+    const expired = await terminal(late);
+    expect(expired.state).toBe(TaskState.REVOKED);
+    expect(expired.error).toMatchObject({ type: "TaskExpired", code: "EXPIRED", retryable: false });
+    expect(expired.children).toEqual([]);
+    expect(expired.startedAtMs).toBe(0);
+    const ran = await terminal(onTime);
+    expect(ran.state).toBe(TaskState.SUCCESS);
+    expect(JSON.parse(Buffer.from(ran.resultJson).toString())).toMatchObject({ result: 3 });
+    // Nothing was created for the late one's steps.
+    expect((await db.pool.query("select count(*)::int as n from tasks where parent_id = $1", [late])).rows[0].n).toBe(0);
   });
 
   it("a chord runs its group in parallel, then the callback with every result", async () => {
