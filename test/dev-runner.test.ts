@@ -134,17 +134,21 @@ describe("./millrace up's runner", () => {
       cwd: root,
       env: { ...process.env, NATS_URL: testNatsUrl(), DATABASE_URL: databaseUrl, MILLRACE_NAMESPACE: ns, PORT: String(port), JWT_SECRET: secret, LOG_LEVEL: "warn" },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so a failed test can take the services down with the runner (a SIGKILL of the runner alone orphans them).
+      detached: true,
     });
     out = lines(runner);
     await out.next(/^Millrace is up/, "the stack's start");
   });
 
   afterAll(async () => {
-    if (runner.exitCode === null && runner.signalCode === null) {
-      const exited = new Promise((r) => runner.once("exit", r));
-      runner.kill("SIGKILL");
-      await exited;
+    const exited = runner.exitCode === null && runner.signalCode === null ? new Promise((r) => runner.once("exit", r)) : undefined;
+    try {
+      process.kill(-runner.pid!, "SIGKILL"); // the whole group: the runner and every service it started
+    } catch {
+      // ESRCH: the group is gone already (the test stopped the runner itself).
     }
+    await exited;
     await dropDatabase(databaseUrl).catch(() => undefined);
   });
 
