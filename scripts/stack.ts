@@ -163,9 +163,11 @@ async function runDemo(base: string, token: string): Promise<void> {
   step(`training ${done.state}: ${JSON.stringify(done.result?.model)} metrics ${JSON.stringify(done.result?.metrics)}`);
   const p = await getJson(await fetch(`${base}/v1/predict`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "houses", instances: [{ sqft: 1500, rooms: 3, age: 10 }] }) }));
   step(`sync prediction for 1500 sqft / 3 rooms / 10 years: ${JSON.stringify(p.predictions)}`);
-  const a = await getJson(await fetch(`${base}/v1/predict/async`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "houses@v1", instances: [{ sqft: 900, rooms: 2, age: 30 }] }) }));
+  // Pinned to the version just trained: a machine that ran the demo before already has earlier ones.
+  const pinned = `houses@v${done.result?.model?.version ?? 1}`;
+  const a = await getJson(await fetch(`${base}/v1/predict/async`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: pinned, instances: [{ sqft: 900, rooms: 2, age: 30 }] }) }));
   const ar = await getJson(await fetch(`${base}/v1/tasks/${a.task_id}?wait=30`, { headers: auth }));
-  step(`async prediction task ${a.task_id}: ${ar.state} ${JSON.stringify(ar.result?.predictions)}`);
+  step(`async prediction with ${pinned}, task ${a.task_id}: ${ar.state} ${ar.state === "SUCCESS" ? JSON.stringify(ar.result?.predictions) : JSON.stringify(ar.error)}`);
   console.log(`\nthe stack keeps running; Ctrl-C stops it. Try:\n  curl -H "authorization: Bearer $TOKEN" ${base}/v1/tasks\n  kill -9 <a service's pid above>   (it is started again; queued work carries on)\n`);
   if (process.argv.includes("--exit-after-demo")) await shutdown(done.state === "SUCCESS" && ar.state === "SUCCESS" ? 0 : 1);
 }
