@@ -1,4 +1,4 @@
-import { afterEach, describe, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Job, TaskState } from "@millrace/contracts";
 import { createLogger, decodeEvents, ManualClock, publishJob } from "@millrace/runtime";
 import { natsFixture, waitFor, type NatsFixture } from "@millrace/testkit";
@@ -46,6 +46,26 @@ describe("limits across worker replicas (real NATS KV)", () => {
     await waitFor(() => ["r1", "r2", "r3"].filter((id) => has(id, TaskState.SUCCESS)).length === 2 && waiting() === 1, { what: "second token" });
     clock.advance(1_000);
     await waitFor(() => ["r1", "r2", "r3"].every((id) => has(id, TaskState.SUCCESS)), { what: "third token" });
+  });
+
+  it("a job whose start_by passes while it waits for a rate token is not run once it gets one: REVOKED, EXPIRED", async () => {
+    fx = await natsFixture({ ackWaitMs: 5_000 });
+    const clock = new ManualClock(1_000_000);
+    let runs = 0;
+    await replicas(1, async () => {
+      runs += 1;
+      return "ok";
+    }, { ratePerMinute: 60, burst: 1 }, clock);
+    await publishJob(fx.nc.jetstream(), fx.topo, job("first"));
+    await waitFor(() => has("first", TaskState.SUCCESS), { what: "the one token used" });
+    // In time when it arrives, so it waits for the next token...
+    await publishJob(fx.nc.jetstream(), fx.topo, Job.fromPartial({ ...job("late"), startByMs: clock.now() + 500 }));
+    await waitFor(() => waiting() === 1, { what: "the second job waiting for a token" });
+    // ...which comes after its start_by.
+    clock.advance(2_000);
+    await waitFor(() => has("late", TaskState.REVOKED), { what: "the late job expired" });
+    expect(events.get("late")).toEqual([TaskState.REVOKED]);
+    expect(runs).toBe(1);
   });
 
   it("a per-tenant concurrency limit holds across two workers and frees the slot when a job ends", async () => {
