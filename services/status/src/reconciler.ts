@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, KV } from "nats";
-import { WorkerHeartbeat } from "@millrace/contracts";
-import { publishJob, type Clock, type Logger, type Topology } from "@millrace/runtime";
+import { TaskState, WorkerHeartbeat } from "@millrace/contracts";
+import { expiredError, jobEvent, lateForStart, publishEvent, publishJob, type Clock, type Logger, type Topology } from "@millrace/runtime";
 import { ORCHESTRATED_KINDS } from "./orchestrator";
 import type { TaskStore } from "./store";
 
@@ -21,7 +21,8 @@ export interface ReconcilerOptions {
  * row in Postgres is the record of truth, so:
  * - PENDING tasks that have seen no event for `afterMs` are published again
  *   (header Millrace-Republish: 1; the worker runs the copy only while the
- *   task is still PENDING);
+ *   task is still PENDING), unless their start_by has passed: those end
+ *   REVOKED with code EXPIRED, as a worker would end them;
  * - STARTED tasks that have seen no event for `lostAfterMs` and that no live
  *   worker's heartbeat lists are published again as their next attempt
  *   (Millrace-Republish: lost): the worker died, and JetStream, which would
@@ -40,6 +41,7 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private timer?: NodeJS.Timeout;
   republished = 0;
+  expired = 0;
   recovered = 0;
   skippedBehind = 0;
 
@@ -95,11 +97,20 @@ export class Reconciler {
     if (!(await this.projectionCaughtUp(catchUpWaitMs))) return 0;
     const jobs = await this.store.stalePending(this.opts.afterMs, 500);
     for (const job of jobs) {
+      // Past its start_by, a copy would only be refused by the worker, and with no
+      // worker for its kind the task would stay PENDING: it ends EXPIRED here.
+      const late = lateForStart(job, this.clock.now());
+      if (late !== undefined) {
+        await publishEvent(this.js, this.topo, jobEvent(job, { state: TaskState.REVOKED, attempt: job.attemptBase + 1, seq: 1, atMs: this.clock.now(), error: expiredError(job, late), workerId: "reconciler" }));
+        this.logger.info({ task_id: job.taskId, kind: job.kind, late_ms: late }, "PENDING task past its start_by: ended EXPIRED");
+        this.expired += 1;
+        continue;
+      }
       const ack = await publishJob(this.js, this.topo, job, { republish: "1" });
       if (ack.duplicate) this.logger.info({ task_id: job.taskId, kind: job.kind }, "PENDING task with no events: its job is still in the stream (duplicate dropped)");
       else this.logger.warn({ task_id: job.taskId, kind: job.kind }, "republished a PENDING task with no events");
+      this.republished += 1;
     }
-    this.republished += jobs.length;
     return jobs.length;
   }
 

@@ -568,6 +568,26 @@ describe("status service (real NATS + Postgres)", () => {
     expect(await svc!.reconciler.republishStale()).toBe(0);
   });
 
+  it("ends a PENDING task past its start_by EXPIRED instead of republishing it, so it does not wait for a worker to refuse it", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    await boot({ RECONCILE_AFTER_MS: "30000", RECONCILE_EVERY_MS: "3600000" }, clock);
+    const j = { ...job("late-pending"), createdAtMs: clock.now(), startByMs: clock.now() + 10_000 };
+    await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    clock.advance(31_000);
+    expect(await svc!.reconciler.republishStale()).toBe(1);
+    expect([svc!.reconciler.expired, svc!.reconciler.republished]).toEqual([1, 0]);
+    const jsm = await nats.nc.jetstreamManager();
+    expect((await jsm.streams.info(nats.topo.jobsStream)).state.messages).toBe(0);
+    const t = await waitFor(async () => {
+      const got = await call(client, client.getTask, { tenant: "acme", taskId: "late-pending" });
+      return got.state === TaskState.REVOKED ? got : undefined;
+    });
+    expect(t.error).toMatchObject({ type: "TaskExpired", code: "EXPIRED" });
+    expect(t.startedAtMs).toBe(0);
+  });
+
   it("skips a reconciler pass while stored events are not yet projected, so a task that started is not copied", async () => {
     nats = await natsFixture();
     db = await dbFixture();
