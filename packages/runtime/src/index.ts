@@ -28,7 +28,7 @@ export { systemClock, ManualClock } from "./clock";
 export { BoundedMap } from "./bounded-map";
 export type { BoundedMapOptions } from "./bounded-map";
 export { isoTime } from "./iso-time";
-export { expiredError, lateForStart } from "./start-by";
+export { expiredError, expiredEvent, lateForStart, startByAt } from "./start-by";
 export type { Clock } from "./clock";
 export { Topology, ensureTopology, destroyTopology, JOB_KINDS, MAINTENANCE_ACTIONS, QUEUES, DEFAULT_TOPOLOGY, isJobKind, isQueue } from "./topology";
 export type { JobKind, QueueName, TopologyOptions } from "./topology";

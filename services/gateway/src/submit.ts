@@ -16,6 +16,7 @@ import {
   ValidationError,
   publishJobUnacked,
   isTerminal,
+  startByAt,
   stateName,
   type JobKind,
 } from "@millrace/runtime";
@@ -74,7 +75,7 @@ export async function submitTask(deps: GatewayDeps, c: Context<GatewayEnv>, spec
     name: spec.name ?? "",
     inputJson: Buffer.alloc(0),
     generation: 0,
-    startByMs: spec.options.startWithinMs ? createdAtMs + spec.options.startWithinMs : 0,
+    startByMs: startByAt(createdAtMs, spec.options.startWithinMs),
     payload: spec.payload,
   };
 

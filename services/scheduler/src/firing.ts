@@ -25,6 +25,7 @@ import {
   errorMessage,
   isJobKind,
   publishJob,
+  startByAt,
   stateName,
   type Clock,
   type Logger,
@@ -80,7 +81,7 @@ export function buildJob(s: Pick<ScheduleRow, "tenant" | "name" | "kind" | "payl
     retry: o?.retry,
     timeLimits: o?.timeLimits,
     // Counted from the fire, so a fire queued behind a backlog past the window is not run at noon.
-    startByMs: o?.startWithinMs ? firedAtMs + Number(o.startWithinMs) : 0,
+    startByMs: startByAt(firedAtMs, Number(o?.startWithinMs ?? 0)),
     payload: jobPayload(s.kind, s.payload),
   });
 }

@@ -1,6 +1,6 @@
 import type { JsMsg, NatsConnection } from "nats";
 import { Job, TaskState, type TaskError, type TaskEvent } from "@millrace/contracts";
-import { errorMessage, expiredError, inTransaction, isTerminal, jobEvent, lateForStart, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
+import { errorMessage, expiredEvent, inTransaction, isTerminal, lateForStart, publishEvent, publishJob, QUEUES, ValidationError, type Clock, type Logger, type Pool, type PoolClient, type Topology } from "@millrace/runtime";
 import { insertPending } from "@millrace/submissions";
 import type { Canceller } from "./cancel";
 import type { TaskRow } from "./projection";
@@ -225,7 +225,8 @@ export class Orchestrator {
     if (late === undefined) return false;
     const started = await this.pool.query("select 1 from workflows where parent_id = $1", [job.taskId]);
     if (started.rowCount) return false;
-    await publishEvent(this.nc.jetstream(), this.topo, jobEvent(job, { state: TaskState.REVOKED, attempt: 1, seq: 1, atMs: now, error: expiredError(job, late), workerId: "orchestrator" }));
+    // Attempt 1, as every event the orchestrator publishes for a workflow.
+    await publishEvent(this.nc.jetstream(), this.topo, expiredEvent(job, { lateMs: late, atMs: now, attempt: 1, workerId: "orchestrator" }));
     this.logger.info({ task_id: job.taskId, late_ms: late }, "workflow expired before start; not run");
     return true;
   }

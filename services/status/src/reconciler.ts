@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, KV } from "nats";
-import { TaskState, WorkerHeartbeat } from "@millrace/contracts";
-import { expiredError, jobEvent, lateForStart, publishEvent, publishJob, type Clock, type Logger, type Topology } from "@millrace/runtime";
+import { WorkerHeartbeat } from "@millrace/contracts";
+import { expiredEvent, lateForStart, publishEvent, publishJob, type Clock, type Logger, type Topology } from "@millrace/runtime";
 import { ORCHESTRATED_KINDS } from "./orchestrator";
 import type { TaskStore } from "./store";
 
@@ -99,9 +99,11 @@ export class Reconciler {
     for (const job of jobs) {
       // Past its start_by, a copy would only be refused by the worker, and with no
       // worker for its kind the task would stay PENDING: it ends EXPIRED here.
-      const late = lateForStart(job, this.clock.now());
+      const now = this.clock.now();
+      const late = lateForStart(job, now);
       if (late !== undefined) {
-        await publishEvent(this.js, this.topo, jobEvent(job, { state: TaskState.REVOKED, attempt: job.attemptBase + 1, seq: 1, atMs: this.clock.now(), error: expiredError(job, late), workerId: "reconciler" }));
+        // The attempt a worker's first delivery of it would have had.
+        await publishEvent(this.js, this.topo, expiredEvent(job, { lateMs: late, atMs: now, attempt: job.attemptBase + 1, workerId: "reconciler" }));
         this.logger.info({ task_id: job.taskId, kind: job.kind, late_ms: late }, "PENDING task past its start_by: ended EXPIRED");
         this.expired += 1;
         continue;
