@@ -1,4 +1,4 @@
-import { Job, TaskState, type Task } from "@millrace/contracts";
+import { Job, TaskState, type Task, type TaskCount } from "@millrace/contracts";
 import { BoundedMap, GoneError, isoTime, isTerminal, NotFoundError, ValidationError, stateFromName, stateName, type Clock, type Pool, type PoolClient } from "@millrace/runtime";
 import type { TaskRow } from "./projection";
 
@@ -144,13 +144,6 @@ const PENDING_AS_SUBMITTED = `tasks.state = 'PENDING' and tasks.generation = exc
   and tasks.tenant = excluded.tenant and tasks.kind = excluded.kind and tasks.queue = excluded.queue and tasks.name = excluded.name
   and tasks.parent_id is not distinct from excluded.parent_id and tasks.created_at = excluded.created_at`;
 
-export interface TaskCountRow {
-  queue: string;
-  kind: string;
-  state: TaskState;
-  count: number;
-}
-
 const UNFINISHED_SQL = "'PENDING', 'STARTED', 'PROGRESS', 'RETRY'";
 
 function encodeCursor(createdAt: number, taskId: string): string {
@@ -270,13 +263,13 @@ export class TaskStore {
    * history is not scanned (a day of 78,000 tasks in a million-row table:
    * 55 ms; the unfinished count under 1 ms).
    */
-  async count(tenant: string, sinceMs: number): Promise<{ recent: TaskCountRow[]; unfinished: TaskCountRow[] }> {
+  async count(tenant: string, sinceMs: number): Promise<{ recent: TaskCount[]; unfinished: TaskCount[] }> {
     const group = "select queue, kind, state, count(*)::int as n from tasks where tenant = $1 and";
     const [recent, unfinished] = await Promise.all([
       this.pool.query(`${group} created_at >= $2 and (expires_at is null or expires_at > $3) group by queue, kind, state`, [tenant, new Date(sinceMs), new Date(this.clock.now())]),
       this.pool.query(`${group} state in (${UNFINISHED_SQL}) group by queue, kind, state`, [tenant]),
     ]);
-    const rows = (r: { rows: Array<{ queue: string; kind: string; state: string; n: number }> }): TaskCountRow[] =>
+    const rows = (r: { rows: Array<{ queue: string; kind: string; state: string; n: number }> }): TaskCount[] =>
       r.rows.map((x) => ({ queue: x.queue, kind: x.kind, state: stateFromName(x.state) ?? TaskState.PENDING, count: x.n }));
     return { recent: rows(recent), unfinished: rows(unfinished) };
   }

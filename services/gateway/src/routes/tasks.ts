@@ -70,9 +70,12 @@ function byState(rows: TaskCount[]): Record<string, number> {
 }
 
 function byKey(rows: TaskCount[], keyOf: (x: TaskCount) => string): Record<string, Record<string, number>> {
-  const groups = new Map<string, TaskCount[]>();
-  for (const x of rows) groups.set(keyOf(x), [...(groups.get(keyOf(x)) ?? []), x]);
-  return Object.fromEntries([...groups].map(([k, g]) => [k, byState(g)]));
+  const out: Record<string, Record<string, number>> = {};
+  for (const x of rows) {
+    const states = (out[keyOf(x)] ??= {});
+    states[stateName(x.state)] = (states[stateName(x.state)] ?? 0) + Number(x.count);
+  }
+  return out;
 }
 
 export function taskRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
