@@ -4,7 +4,7 @@
 import { Job, WorkflowJob } from "@millrace/contracts";
 import { MODEL_TYPES as ML_MODEL_TYPES, type ModelType } from "@millrace/ml";
 import { MAINTENANCE_ACTIONS, ValidationError, isJobKind, z, type JobKind } from "@millrace/runtime";
-import { checkInstances, fieldPath, jobOptions, jobOptionsShape, modelRefSchema, nameSchema, parseWith, rejectUnknownKeys, type JobOptionsInput } from "./validation";
+import { checkInstances, fieldPath, jobOptions, jobOptionsShape, modelRefSchema, nameSchema, parseWith, rejectUnknownKeys, shapeFields, type JobOptionsInput } from "./validation";
 
 /** linear_regression, logistic_regression, decision_tree, random_forest, neural_network: @millrace/ml's catalogue. */
 export const MODEL_TYPES = ML_MODEL_TYPES.map((m) => m.type) as [ModelType, ...ModelType[]];
@@ -281,7 +281,7 @@ function checkStep(v: unknown, path: Path, depth: number, counter: { steps: numb
   // A step is queued when its turn comes, so a deadline counted from the submit would expire later steps by design.
   if (v.start_within_ms !== undefined) fail([...path, "start_within_ms"], "applies to the whole workflow (set it at the top level), not to one step");
   rejectUnknownKeys(v, STEP_KEYS, path);
-  const opts = compact(parseWith(stepOptions, { name: v.name, queue: v.queue, retry: v.retry, time_limits: v.time_limits }, path));
+  const opts = compact(parseWith(stepOptions, shapeFields(v, stepOptions.shape), path));
   if (v.type !== undefined) {
     const nested = checkWorkflow(v, path, depth + 1, counter, maxInstances);
     return { spec: { ...nested.spec, ...opts }, job: stepJob("workflow", { $case: "workflow", value: nested.value }, opts) };

@@ -40,6 +40,11 @@ export function unknownField(path: ReadonlyArray<string | number>): ValidationEr
   return new ValidationError(`${field}: unknown field${hint}`, { field });
 }
 
+/** The fields of `obj` a schema's shape names, for objects that carry other fields beside them (a workflow's spec). */
+export function shapeFields(obj: Record<string, unknown>, shape: z.ZodRawShape): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(shape).map((k) => [k, obj[k]]));
+}
+
 /** Refuses the first key of `obj` not in `allowed` (for objects read by hand rather than by a strict schema). */
 export function rejectUnknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, prefix: ReadonlyArray<string | number> = []): void {
   for (const k of Object.keys(obj)) if (!allowed.has(k)) throw unknownField([...prefix, k]);

@@ -5,7 +5,7 @@ import { z } from "@millrace/runtime";
 import type { GatewayDeps, GatewayEnv } from "../context";
 import { validateWorkflow, WORKFLOW_KEYS } from "../job-bodies";
 import { accepted, submitTask } from "../submit";
-import { jobOptions, jobOptionsShape, nameSchema, parseWith, readJsonObject, rejectUnknownKeys } from "../validation";
+import { jobOptions, jobOptionsShape, nameSchema, parseWith, readJsonObject, rejectUnknownKeys, shapeFields } from "../validation";
 
 const workflowOptions = z.object({ name: nameSchema.optional(), ...jobOptionsShape });
 /** A workflow request is its spec with the workflow's own options beside it. */
@@ -17,7 +17,7 @@ export function workflowRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   app.post("/workflows", async (c) => {
     const raw = await readJsonObject(c, deps.config.MAX_BODY_BYTES);
     rejectUnknownKeys(raw, REQUEST_KEYS);
-    const opts = parseWith(workflowOptions, { name: raw.name, queue: raw.queue, retry: raw.retry, time_limits: raw.time_limits, start_within_ms: raw.start_within_ms });
+    const opts = parseWith(workflowOptions, shapeFields(raw, workflowOptions.shape));
     const workflow = validateWorkflow(raw, deps.config.MAX_INSTANCES);
     const s = await submitTask(deps, c, { kind: "workflow", payload: { $case: "workflow", value: workflow }, options: jobOptions(opts), name: opts.name, body: raw });
     return accepted(deps, c, s);
