@@ -29,19 +29,24 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<boolean
   return false;
 }
 
-function pipeLogs(name: string, child: ChildProcess, color: string): void {
+/** Writes a line of `name`'s, prefixed by the name in its colour: the service's own logs and the runner's notes on it alike. */
+function lineOf(name: string, color: string): (line: string) => void {
   const prefix = `${color}${name.padEnd(9)}\x1b[0m| `;
+  return (line) => process.stdout.write(prefix + line + "\n");
+}
+
+function pipeLogs(child: ChildProcess, write: (line: string) => void): void {
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
-    createInterface({ input: stream }).on("line", (line) => process.stdout.write(prefix + line + "\n"));
+    createInterface({ input: stream }).on("line", write);
   }
 }
 
 function run(name: string, cmd: string, args: string[], extraEnv: Record<string, string>, color: string): Supervised {
-  const say = (s: string) => process.stdout.write(`${color}${name.padEnd(9)}\x1b[0m| ${s}\n`);
+  const say = lineOf(name, color);
   const s = new Supervised(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] }, {
     started(child, restarts) {
-      pipeLogs(name, child, color);
+      pipeLogs(child, say);
       say(restarts === 0 ? `started (pid ${child.pid})` : `restarted (pid ${child.pid}, restart ${restarts})`);
     },
     exited(exit, d) {
