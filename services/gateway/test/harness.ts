@@ -344,9 +344,14 @@ export class FakeScheduler {
         let next: Schedule;
         if (req.patch) {
           if (!prior) throw new NotFoundError(`no schedule '${s.name}'`, { field: "name" });
-          const camel: Record<string, keyof Schedule> = { interval_seconds: "intervalSeconds", catch_up: "catchUp", job_options: "jobOptions" };
-          next = { ...prior };
-          for (const f of req.fields) (next as unknown as Record<string, unknown>)[camel[f] ?? f] = s[camel[f] ?? (f as keyof Schedule)];
+          const camel: Record<string, keyof Schedule> = { interval_seconds: "intervalSeconds", catch_up: "catchUp" };
+          // As the scheduler: a listed job option is set over the stored ones.
+          const option: Record<string, "retry" | "timeLimits" | "startWithinMs"> = { retry: "retry", time_limits: "timeLimits", start_within_ms: "startWithinMs" };
+          next = { ...prior, jobOptions: { retry: undefined, timeLimits: undefined, startWithinMs: 0, ...prior.jobOptions } };
+          for (const f of req.fields) {
+            if (option[f]) (next.jobOptions as unknown as Record<string, unknown>)[option[f]] = s.jobOptions?.[option[f]];
+            else (next as unknown as Record<string, unknown>)[camel[f] ?? f] = s[camel[f] ?? (f as keyof Schedule)];
+          }
         } else {
           const held = [...this.schedules.values()].filter((x) => x.tenant === s.tenant).length;
           if (!prior && this.maxPerTenant !== undefined && held >= this.maxPerTenant) {

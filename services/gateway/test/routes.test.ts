@@ -321,7 +321,7 @@ describe("schedules", () => {
     const patched = await req("PATCH", "/v1/schedules/guarded", { start_within_ms: null });
     expect(patched.status).toBe(200);
     expect(await patched.json()).toMatchObject({ retry: { max_attempts: 4 }, time_limits: { hard_ms: 60_000 }, start_within_ms: null });
-    expect(h.scheduler.upserts.at(-1)?.fields).toEqual(["job_options"]);
+    expect(h.scheduler.upserts.at(-1)?.fields).toEqual(["start_within_ms"]);
 
     // The name may come back as read; the scheduler's stamps may not be set.
     expect((await req("PATCH", "/v1/schedules/guarded", { name: "guarded", enabled: false })).status).toBe(200);

@@ -1,7 +1,7 @@
 // SchedulerService (proto/millrace/v1/scheduler.proto). The gateway serves
 // /v1/schedules over it; ValidationError with field cron / timezone / ...
 // becomes INVALID_ARGUMENT, which the gateway answers with 400.
-import type { Schedule, ScheduleRun, SchedulerServiceServer } from "@millrace/contracts";
+import { ScheduleJobOptions, type Schedule, type ScheduleRun, type SchedulerServiceServer } from "@millrace/contracts";
 import { ConflictError, NotFoundError, ValidationError, isQueue, unary, type Clock, type Logger } from "@millrace/runtime";
 import { buildJob, type Firing } from "./firing";
 import type { CatchUp, RunRow, ScheduleInput, ScheduleRow, ScheduleStore } from "./store";
@@ -14,7 +14,7 @@ const DEFAULT_CATCH_UP: CatchUp = "skip";
 const MAX_RUNS = 500;
 
 /** Proto field names a PATCH may list (snake_case or camelCase). */
-const PATCHABLE = ["cron", "interval_seconds", "timezone", "kind", "payload", "enabled", "queue", "catch_up", "job_options"] as const;
+const PATCHABLE = ["cron", "interval_seconds", "timezone", "kind", "payload", "enabled", "queue", "catch_up", "retry", "time_limits", "start_within_ms"] as const;
 type Patchable = (typeof PATCHABLE)[number];
 
 function normaliseField(f: string): string {
@@ -105,8 +105,12 @@ function inputForPatch(current: ScheduleRow, p: Schedule, fieldList: string[]): 
   if (listed.has("enabled")) next.enabled = p.enabled;
   if (set("queue", p.queue !== "")) next.queue = p.queue || DEFAULT_QUEUE;
   if (set("catch_up", p.catchUp !== "")) next.catchUp = (p.catchUp || DEFAULT_CATCH_UP) as CatchUp;
-  // Replaced whole: the gateway sends the schedule's options as they are to be.
-  if (set("job_options", p.jobOptions !== undefined)) next.jobOptions = p.jobOptions;
+  // The job options one by one, as the fields above: a listed one left unset clears it.
+  const o = { ...(current.jobOptions ?? ScheduleJobOptions.fromPartial({})) };
+  if (set("retry", p.jobOptions?.retry !== undefined)) o.retry = p.jobOptions?.retry;
+  if (set("time_limits", p.jobOptions?.timeLimits !== undefined)) o.timeLimits = p.jobOptions?.timeLimits;
+  if (set("start_within_ms", Number(p.jobOptions?.startWithinMs ?? 0) > 0)) o.startWithinMs = p.jobOptions?.startWithinMs ?? 0;
+  next.jobOptions = o;
   return next;
 }
 

@@ -191,10 +191,10 @@ describe("scheduler (in-process, manual clock)", () => {
     expect(job.timeLimits).toEqual(jobOptions.timeLimits);
     expect(job.startByMs).toBe(at("2026-01-10T04:00:02Z") + 600_000);
 
-    // A PATCH naming job_options replaces them whole (the gateway sends them merged).
-    await api.upsert({ name: "guarded", jobOptions: { startWithinMs: 60_000, retry: undefined, timeLimits: undefined } }, { patch: true, fields: ["job_options"] });
+    // A PATCH sets the options it lists over the stored ones; a listed one left unset clears it.
+    await api.upsert({ name: "guarded", jobOptions: { startWithinMs: 60_000, retry: undefined, timeLimits: undefined } }, { patch: true, fields: ["start_within_ms", "retry"] });
     const patched = await api.get("guarded");
-    expect(patched.jobOptions).toEqual({ retry: undefined, timeLimits: undefined, startWithinMs: 60_000 });
+    expect(patched.jobOptions).toEqual({ retry: undefined, timeLimits: jobOptions.timeLimits, startWithinMs: 60_000 });
     expect(patched.cron).toBe("0 4 * * *");
   });
 

@@ -42,7 +42,6 @@ const fields = {
   time_limits: jobOptionsShape.time_limits.nullable(),
   start_within_ms: jobOptionsShape.start_within_ms.nullable(),
 };
-const JOB_OPTION_FIELDS = ["retry", "time_limits", "start_within_ms"] as const;
 /** What a GET shows that no request sets. */
 const READ_ONLY = ["next_fire_at", "last_fire_at", "created_at", "updated_at"] as const;
 const optionalFields = z.object(fields).partial().strict();
@@ -64,15 +63,14 @@ function timeLimitsJson(t: TimeLimits | undefined): Record<string, number> | nul
   return t ? nonZero({ soft_ms: t.softMs, hard_ms: t.hardMs }) : null;
 }
 
-/** The body's job options over `base` (a PATCH: the stored ones; absent keys keep theirs, null clears). */
-function scheduleJobOptions(b: Fields, base: ScheduleJobOptions | undefined): ScheduleJobOptions {
+/**
+ * The body's job options as the proto carries them; null (clear) and absent
+ * both travel as unset. Which ones a PATCH changes is in its field list: the
+ * scheduler sets the listed ones over the stored ones, as for every field.
+ */
+function scheduleJobOptions(b: Fields): ScheduleJobOptions {
   const o = jobOptions({ retry: b.retry ?? undefined, time_limits: b.time_limits ?? undefined, start_within_ms: b.start_within_ms ?? undefined });
-  const pick = <T>(sent: unknown, value: T | undefined, kept: T | undefined) => (sent === undefined ? kept : sent === null ? undefined : value);
-  return {
-    retry: pick(b.retry, o.retry, base?.retry),
-    timeLimits: pick(b.time_limits, o.timeLimits, base?.timeLimits),
-    startWithinMs: pick(b.start_within_ms, o.startWithinMs, base?.startWithinMs) ?? 0,
-  };
+  return { retry: o.retry, timeLimits: o.timeLimits, startWithinMs: o.startWithinMs ?? 0 };
 }
 
 export function scheduleJson(s: Schedule): Record<string, unknown> {
@@ -109,7 +107,7 @@ export function runJson(r: ScheduleRun): Record<string, unknown> {
   };
 }
 
-function toSchedule(tenant: string, name: string, b: Fields, jobOptionsOf: ScheduleJobOptions | undefined = undefined): Schedule {
+function toSchedule(tenant: string, name: string, b: Fields): Schedule {
   return {
     tenant,
     name,
@@ -121,7 +119,7 @@ function toSchedule(tenant: string, name: string, b: Fields, jobOptionsOf: Sched
     enabled: b.enabled ?? false,
     queue: b.queue ?? "",
     catchUp: b.catch_up ?? "",
-    jobOptions: jobOptionsOf,
+    jobOptions: scheduleJobOptions(b),
     nextFireAtMs: 0,
     lastFireAtMs: 0,
     createdAtMs: 0,
@@ -154,7 +152,7 @@ export function scheduleRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       enabled: b.enabled ?? true,
       queue: b.queue ?? "default",
       catch_up: b.catch_up ?? "skip",
-    }, scheduleJobOptions(b, undefined));
+    });
     const created = await call(s, s.upsertSchedule, { schedule, createOnly: true, patch: false, fields: [] }, 10_000, "scheduler");
     return c.json(scheduleJson(created), 201, { Location: `/v1/schedules/${created.name}` });
   });
@@ -178,16 +176,12 @@ export function scheduleRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     if (b.kind !== undefined && b.payload === undefined) {
       throw new ValidationError("payload: changing kind needs the payload for the new kind", { field: "payload" });
     }
-    const setsOptions = JOB_OPTION_FIELDS.some((k) => b[k] !== undefined);
-    const stored = (b.payload !== undefined && b.kind === undefined) || setsOptions ? await call(s, s.getSchedule, { tenant, name }, 10_000, "scheduler") : undefined;
     if (b.payload !== undefined) {
       // The payload must fit the kind, new or stored.
-      b.payload = schedulePayload(b.kind ?? stored!.kind, b.payload, max);
+      const kind = b.kind ?? (await call(s, s.getSchedule, { tenant, name }, 10_000, "scheduler")).kind;
+      b.payload = schedulePayload(kind, b.payload, max);
     }
-    // The scheduler replaces a schedule's job options whole: they go as the stored ones with this body's over them.
-    const jobOpts = setsOptions ? scheduleJobOptions(b, stored!.jobOptions) : undefined;
-    const fieldList = [...present.filter((k) => !(JOB_OPTION_FIELDS as readonly string[]).includes(k)), ...(setsOptions ? ["job_options"] : [])];
-    const updated = await call(s, s.upsertSchedule, { schedule: toSchedule(tenant, name, b, jobOpts), createOnly: false, patch: true, fields: fieldList }, 10_000, "scheduler");
+    const updated = await call(s, s.upsertSchedule, { schedule: toSchedule(tenant, name, b), createOnly: false, patch: true, fields: present }, 10_000, "scheduler");
     return c.json(scheduleJson(updated));
   });
 
