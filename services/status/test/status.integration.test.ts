@@ -432,6 +432,22 @@ describe("status service (real NATS + Postgres)", () => {
     await expect(call(client, client.getTask, { tenant: "other", taskId: "exp-1" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
+  it("sweeps expired results every PURGE_EVERY_MS, the first one a period after start, not at the first pass", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    const clock = new ManualClock(Date.now());
+    await boot({ RECONCILE_EVERY_MS: "20", PURGE_EVERY_MS: "3600000" }, clock);
+    await db.pool.query(
+      "insert into tasks (task_id, tenant, kind, state, created_at, expires_at) values ('old', 'acme', 'predict', 'SUCCESS', now() - interval '2 days', now() - interval '1 day')",
+    );
+    const count = async () => (await db.pool.query("select count(*)::int n from tasks")).rows[0].n as number;
+    // Passes run on their own timer; none of them sweeps before the period is up.
+    await waitFor(async () => svc!.reconciler.passes >= 3, { what: "three reconciler passes" });
+    expect(await count()).toBe(1);
+    clock.advance(3_600_000);
+    await waitFor(async () => (await count()) === 0, { what: "the periodic sweep" });
+  });
+
   it("projects a worker's TaskEventBatch like its events one by one, and a late watcher still sees the batched STARTED", async () => {
     nats = await natsFixture();
     db = await dbFixture();
