@@ -90,6 +90,7 @@ describe("failure semantics through the real services", () => {
     expect(expired.error).toMatchObject({ type: "TaskExpired", code: "EXPIRED", retryable: false });
     expect(expired.error.message).toContain(`not started by ${late.body.start_by}`);
     expect(expired.started_at ?? null).toBeNull();
+    expect(expired.start_by).toBe(late.body.start_by);
     const ran = await taskIn(stack, "acme", plain.body.task_id, ["SUCCESS", "FAILURE", "REVOKED"], 60_000);
     expect(ran.state).toBe("SUCCESS");
     // The expired one made no model version: the plain job's is the first.

@@ -5,8 +5,8 @@ import { isoTime, type Pool, type PoolClient } from "@millrace/runtime";
 // (state-dependent columns stay null until the projection writes them).
 // Sent as a compact JSON array of records, the job's bytes in base64: the
 // statement's text is most of what the insert costs both sides.
-const COLUMNS = "task_id, tenant, kind, queue, name, generation, attempt, parent_id, created_at, updated_at, job";
-const RECORD = "task_id text, tenant text, kind text, queue text, name text, generation int, attempt int, parent_id text, created_at timestamptz, updated_at timestamptz, job text";
+const COLUMNS = "task_id, tenant, kind, queue, name, generation, attempt, parent_id, created_at, updated_at, job, start_by";
+const RECORD = "task_id text, tenant text, kind text, queue text, name text, generation int, attempt int, parent_id text, created_at timestamptz, updated_at timestamptz, job text, start_by timestamptz";
 
 /** A job to record, with its encoded bytes when the caller has them already. */
 export interface Pending {
@@ -29,6 +29,7 @@ export function pendingRecord(job: Job, nowMs: number, encoded: Uint8Array = enc
     // The reconciler's clock: a row still PENDING this long after it was written is republished.
     updated_at: isoTime(nowMs),
     job: Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString("base64"),
+    start_by: Number(job.startByMs) > 0 ? isoTime(Number(job.startByMs)) : null,
   };
 }
 
@@ -42,7 +43,7 @@ export async function insertPending(db: Pool | PoolClient, pending: Pending[], n
   const records = pending.map((p) => pendingRecord(p.job, nowMs, p.encoded));
   const r = await db.query(
     `insert into tasks (state, ${COLUMNS})
-     select 'PENDING', task_id, tenant, kind, queue, name, generation, attempt, parent_id, created_at, updated_at, decode(job, 'base64')
+     select 'PENDING', task_id, tenant, kind, queue, name, generation, attempt, parent_id, created_at, updated_at, decode(job, 'base64'), start_by
      from json_to_recordset($1::json) as r(${RECORD})
      on conflict (task_id) do nothing returning task_id`,
     [JSON.stringify(records)],

@@ -115,6 +115,7 @@ export function taskJson(t: Task, opts: TaskViewOptions = { history: true }): Re
   if (t.children.length) out.children = t.children;
   if (t.cancelRequested) out.cancel_requested = true;
   if (t.expiresAtMs > 0) out.expires_at = iso(t.expiresAtMs);
+  if (t.startByMs > 0) out.start_by = iso(t.startByMs);
   if (opts.history && t.history.length) {
     out.history = t.history.map((h) => ({
       attempt: h.attempt,

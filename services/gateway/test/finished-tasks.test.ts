@@ -32,6 +32,7 @@ function finished(taskId: string, tenant: string, extra: Partial<Task> = {}): Ta
     generation: 0,
     seq: 0,
     omittedResultBytes: 0,
+    startByMs: 0,
     ...extra,
   };
 }

@@ -84,6 +84,7 @@ function emptyTask(job: Job): Task {
     seq: 0,
     omittedResultBytes: 0,
     name: job.name,
+    startByMs: job.startByMs,
   };
 }
 

@@ -42,6 +42,13 @@ describe("task view as text (the result's JSON spliced in, not parsed again)", (
     expect("result" in JSON.parse(taskJsonText(t))).toBe(false);
   });
 
+  it("shows the start_by deadline when the task has one, in both renderings", () => {
+    const t = task(undefined, { state: TaskState.PENDING, startedAtMs: 0, finishedAtMs: 0, startByMs: 61_000 });
+    expect(taskJson(t).start_by).toBe("1970-01-01T00:01:01.000Z");
+    expect(JSON.parse(taskJsonText(t))).toEqual(taskJson(t));
+    expect("start_by" in taskJson(task(undefined))).toBe(false);
+  });
+
   it("answers /result with the task id, SUCCESS and the result", () => {
     expect(JSON.parse(resultJsonText(task({ y: [1, 2] })))).toEqual({ task_id: "t-1", state: "SUCCESS", result: { y: [1, 2] } });
     expect(JSON.parse(resultJsonText(task(undefined)))).toEqual({ task_id: "t-1", state: "SUCCESS", result: null });

@@ -23,6 +23,8 @@ export interface TaskRow {
   nextAttemptAt: number | null;
   expiresAt: number | null;
   cancelRequested: boolean;
+  /** The job's start_by: set by the submit (and a retry), never by an event. */
+  startBy: number | null;
 }
 
 export interface ProjectionOptions {
@@ -56,6 +58,7 @@ export function rowFromEvent(ev: TaskEvent): TaskRow {
     nextAttemptAt: null,
     expiresAt: null,
     cancelRequested: false,
+    startBy: null,
   };
 }
 

@@ -127,7 +127,11 @@ export class Projector {
         // 1. Tasks still as submitted (most of a busy batch): one statement, no read.
         if (fresh) {
           const applied = await this.store.writeOverPending(this.pool, [...fresh.rows.values()]);
-          for (const id of applied) written.set(id, fresh.rows.get(id)!);
+          for (const [id, startBy] of applied) {
+            const row = fresh.rows.get(id)!;
+            row.startBy = startBy;
+            written.set(id, row);
+          }
           for (const row of fresh.transitions) if (applied.has(row.taskId)) transitions.push(row);
           fresh = undefined;
         }

@@ -115,8 +115,8 @@ export function statusService(d: ServiceDeps): StatusServiceServer {
       await d.pool.query(
         // The last attempt's progress ("tree 286/3000") would read as the new run's.
         `update tasks set generation = $2, state = 'PENDING', seq = 0, progress = null, result = null, error = null, finished_at = null,
-           expires_at = null, next_attempt_at = null, cancel_requested = false, job = $3, updated_at = now() where task_id = $1`,
-        [req.taskId, generation, Buffer.from(Job.encode(next).finish())],
+           expires_at = null, next_attempt_at = null, cancel_requested = false, job = $3, start_by = $4, updated_at = now() where task_id = $1`,
+        [req.taskId, generation, Buffer.from(Job.encode(next).finish()), startByMs > 0 ? new Date(startByMs) : null],
       );
       await d.canceller.forget(req.taskId);
       d.store.forget(req.taskId);

@@ -3,7 +3,7 @@ import { BoundedMap, GoneError, isoTime, isTerminal, NotFoundError, ValidationEr
 import type { TaskRow } from "./projection";
 
 const COLUMNS =
-  "task_id, tenant, kind, queue, name, state, generation, attempt, seq, progress, result, error, history, parent_id, cancel_requested, created_at, started_at, finished_at, next_attempt_at, expires_at";
+  "task_id, tenant, kind, queue, name, state, generation, attempt, seq, progress, result, error, history, parent_id, cancel_requested, created_at, started_at, finished_at, next_attempt_at, expires_at, start_by";
 
 /**
  * Largest result (its JSON, in bytes) a task list carries: small results
@@ -36,6 +36,7 @@ interface DbRow {
   finished_at: Date | null;
   next_attempt_at: Date | null;
   expires_at: Date | null;
+  start_by: Date | null;
   job?: Buffer | null;
 }
 
@@ -64,6 +65,7 @@ export function fromDb(r: DbRow): TaskRow {
     finishedAt: ms(r.finished_at),
     nextAttemptAt: ms(r.next_attempt_at),
     expiresAt: ms(r.expires_at),
+    startBy: ms(r.start_by),
   };
 }
 
@@ -90,6 +92,7 @@ function toRecord(r: TaskRow, updatedAt: string) {
     finished_at: iso(r.finishedAt),
     next_attempt_at: iso(r.nextAttemptAt),
     expires_at: iso(r.expiresAt),
+    start_by: iso(r.startBy),
     updated_at: updatedAt,
   };
 }
@@ -119,9 +122,11 @@ export function toTask(r: TaskRow, children: string[] = []): Task {
     generation: r.generation,
     seq: r.seq,
     omittedResultBytes: 0,
+    startByMs: r.startBy ?? 0,
   };
 }
 
+// start_by is the submit's and a retry's; an update keeps the row's.
 const UPSERT = `insert into tasks (${COLUMNS}, updated_at)
   select ${COLUMNS}, updated_at from jsonb_populate_recordset(null::tasks, $1::jsonb)
   on conflict (task_id) do update set
@@ -299,13 +304,14 @@ export class TaskStore {
    * its real row. Each row is checked under its lock by the statement itself,
    * so no read and no transaction is needed: the common case of a batch that
    * holds a task's whole life (STARTED and outcome) costs one round trip.
+   * Each id written maps to the row's start_by, which no event carries.
    */
-  async writeOverPending(db: PoolClient | Pool, rows: TaskRow[]): Promise<Set<string>> {
-    if (!rows.length) return new Set();
+  async writeOverPending(db: PoolClient | Pool, rows: TaskRow[]): Promise<Map<string, number | null>> {
+    if (!rows.length) return new Map();
     // Sorted, as lockRows does, so two replicas lock rows in the same order.
     const sorted = rows.slice().sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
-    const r = await db.query(`${UPSERT} where ${PENDING_AS_SUBMITTED} returning task_id`, [this.records(sorted)]);
-    return new Set(r.rows.map((x) => x.task_id as string));
+    const r = await db.query(`${UPSERT} where ${PENDING_AS_SUBMITTED} returning task_id, start_by`, [this.records(sorted)]);
+    return new Map(r.rows.map((x) => [x.task_id as string, ms(x.start_by as Date | null)]));
   }
 
   private records(rows: TaskRow[]): string {

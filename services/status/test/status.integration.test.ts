@@ -76,6 +76,14 @@ describe("status service (real NATS + Postgres)", () => {
     return { seen, ended };
   }
 
+  /** Every change notice from now on, decoded, and the subscription to end. */
+  async function collectNotices(): Promise<{ messages: TaskChangedBatch[]; sub: { unsubscribe(): void } }> {
+    const messages: TaskChangedBatch[] = [];
+    const sub = nats.nc.subscribe(nats.topo.changedBatch, { callback: (_e, m) => messages.push(TaskChangedBatch.decode(m.data)) });
+    await nats.nc.flush();
+    return { messages, sub };
+  }
+
   afterEach(async () => {
     client?.close();
     await svc?.close();
@@ -214,9 +222,7 @@ describe("status service (real NATS + Postgres)", () => {
     nats = await natsFixture();
     db = await dbFixture();
     await boot();
-    const messages: TaskChangedBatch[] = [];
-    const sub = nats.nc.subscribe(nats.topo.changedBatch, { callback: (_e, m) => messages.push(TaskChangedBatch.decode(m.data)) });
-    await nats.nc.flush();
+    const { messages, sub } = await collectNotices();
     const js = nats.nc.jetstream();
     const short = Array.from({ length: 12 }, (_, i) => job(`n-${i}`, i % 2 ? "acme" : "globex"));
     const events = short.flatMap((j) => [event(j, TaskState.STARTED, 1, 1), event(j, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from(`{"i":"${j.taskId}"}`) })]);
@@ -231,6 +237,28 @@ describe("status service (real NATS + Postgres)", () => {
       expect(n.task).toMatchObject({ taskId: j.taskId, tenant: j.tenant, state: TaskState.SUCCESS, attempts: 1 });
       expect(JSON.parse(Buffer.from(n.task!.resultJson).toString())).toEqual({ i: j.taskId });
     }
+    sub.unsubscribe();
+  });
+
+  it("keeps a submit's start_by through the projection: GetTask and a finished task's notice carry it", async () => {
+    nats = await natsFixture();
+    db = await dbFixture();
+    await boot();
+    const { messages, sub } = await collectNotices();
+    const base = job("sb-dated");
+    const dated = { ...base, startByMs: Number(base.createdAtMs) + 60_000 };
+    const plain = job("sb-plain");
+    for (const j of [dated, plain]) await call(client, client.createTask, { job: j, idempotencyKey: "", requestHash: "" });
+    expect((await call(client, client.getTask, { tenant: "acme", taskId: "sb-dated" })).startByMs).toBe(dated.startByMs);
+    // Both lives in one message: the no-read path over the submitted rows, which no event tells the start_by.
+    const events = [dated, plain].flatMap((j) => [event(j, TaskState.STARTED, 1, 1), event(j, TaskState.SUCCESS, 1, 2, { resultJson: Buffer.from("1") })]);
+    await publishEventBatch(nats.nc.jetstream(), nats.topo, events.map((e) => encodeEvent(e).data), "sb-batch");
+    const finished = () => new Map(messages.flatMap((b) => b.taskIds.map((id, i) => [id, b.finished[i]] as const)).filter(([, f]) => f.length).map(([id, f]) => [id, Task.decode(f)]));
+    await waitFor(() => finished().size === 2, { what: "both finished notices" });
+    expect(finished().get("sb-dated")!.startByMs).toBe(dated.startByMs);
+    expect(finished().get("sb-plain")!.startByMs).toBe(0);
+    const got = await call(client, client.getTask, { tenant: "acme", taskId: "sb-dated" });
+    expect(got).toMatchObject({ state: TaskState.SUCCESS, startByMs: dated.startByMs });
     sub.unsubscribe();
   });
 
@@ -328,6 +356,8 @@ describe("status service (real NATS + Postgres)", () => {
     expect(requeued).toMatchObject({ taskId: "deadline-1", generation: 1 });
     // Without the move, the retry would be expired on arrival: its old start_by is an hour gone.
     expect(requeued.startByMs).toBe(clock.now() + 5_000);
+    // And the task shows the new deadline.
+    expect((await call(client, client.getTask, { tenant: "acme", taskId: "deadline-1" })).startByMs).toBe(clock.now() + 5_000);
   });
 
   it("idempotency key returns the same task, a different body conflicts", async () => {

@@ -35,7 +35,7 @@ describe("TaskStore.writeOverPending (real Postgres)", () => {
   const row = async (id: string) => (await db.pool.query("select state, cancel_requested, name, history, started_at from tasks where task_id = $1", [id])).rows[0];
 
   it("writes over a submitted PENDING row or no row, and leaves every other row for the locked path", async () => {
-    const plain = job("wp-plain");
+    const plain = job("wp-plain", { startByMs: T0 + 60_000 });
     const absent = job("wp-absent");
     const cancelled = job("wp-cancelled");
     const started = job("wp-started");
@@ -51,7 +51,10 @@ describe("TaskStore.writeOverPending (real Postgres)", () => {
     const rows = projectBatch(new Map(), [plain, absent, cancelled, started, renamed, later].flatMap(life), opts);
     const applied = await store.writeOverPending(db.pool, [...rows.values()]);
 
-    expect([...applied].sort()).toEqual(["wp-absent", "wp-plain"]);
+    expect([...applied.keys()].sort()).toEqual(["wp-absent", "wp-plain"]);
+    // The submit's start_by survives the write and comes back for the change notices; no row, none.
+    expect(applied.get("wp-plain")).toBe(T0 + 60_000);
+    expect(applied.get("wp-absent")).toBeNull();
     for (const id of ["wp-plain", "wp-absent"]) {
       const r = await row(id);
       expect(r.state).toBe("SUCCESS");
@@ -69,7 +72,7 @@ describe("TaskStore.writeOverPending (real Postgres)", () => {
     const j = job("wp-twice");
     await insertPending(db.pool, [{ job: j }], T0);
     const rows = [...projectBatch(new Map(), life(j), opts).values()];
-    expect([...(await store.writeOverPending(db.pool, rows))]).toEqual(["wp-twice"]);
+    expect([...(await store.writeOverPending(db.pool, rows)).keys()]).toEqual(["wp-twice"]);
     // Now SUCCESS: no longer the submitted row, so a replay of the same events is not written here.
     expect((await store.writeOverPending(db.pool, rows)).size).toBe(0);
   });

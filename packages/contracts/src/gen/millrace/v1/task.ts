@@ -146,6 +146,11 @@ export interface Task {
    * GetTask and the task's /result have it.
    */
   omittedResultBytes: number;
+  /**
+   * The job's start_by (start_within_ms): not started by then, it ends
+   * REVOKED with EXPIRED. 0: no deadline.
+   */
+  startByMs: number;
 }
 
 function createBaseProgress(): Progress {
@@ -630,6 +635,7 @@ function createBaseTask(): Task {
     generation: 0,
     seq: 0,
     omittedResultBytes: 0,
+    startByMs: 0,
   };
 }
 
@@ -703,6 +709,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.omittedResultBytes !== 0) {
       writer.uint32(184).uint32(message.omittedResultBytes);
+    }
+    if (message.startByMs !== 0) {
+      writer.uint32(192).int64(message.startByMs);
     }
     return writer;
   },
@@ -904,6 +913,14 @@ export const Task: MessageFns<Task> = {
             message.omittedResultBytes = reader.uint32();
             continue;
           }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.startByMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -985,6 +1002,11 @@ export const Task: MessageFns<Task> = {
         : isSet(object.omitted_result_bytes)
         ? globalThis.Number(object.omitted_result_bytes)
         : 0,
+      startByMs: isSet(object.startByMs)
+        ? globalThis.Number(object.startByMs)
+        : isSet(object.start_by_ms)
+        ? globalThis.Number(object.start_by_ms)
+        : 0,
     };
   },
 
@@ -1059,6 +1081,9 @@ export const Task: MessageFns<Task> = {
     if (message.omittedResultBytes !== 0) {
       obj.omittedResultBytes = Math.round(message.omittedResultBytes);
     }
+    if (message.startByMs !== 0) {
+      obj.startByMs = Math.round(message.startByMs);
+    }
     return obj;
   },
 
@@ -1094,6 +1119,7 @@ export const Task: MessageFns<Task> = {
     message.generation = object.generation ?? 0;
     message.seq = object.seq ?? 0;
     message.omittedResultBytes = object.omittedResultBytes ?? 0;
+    message.startByMs = object.startByMs ?? 0;
     return message;
   },
 };
